@@ -1,0 +1,475 @@
+//! Incremental parser for `text/event-stream` bodies.
+//!
+//! Follows WHATWG HTML §9.2.6 "Interpreting an event stream" to the letter, with the input arriving in
+//! arbitrary pieces. Bytes are parsed as bytes: every character the algorithm looks at (CR, LF, colon,
+//! space, NUL, digits) is ASCII, and a UTF-8 decoder with replacement never swallows an ASCII byte into an
+//! invalid sequence, so splitting the raw bytes gives the same lines, names and values as decoding the
+//! stream first. Values are handed out as raw bytes; decoding them (with U+FFFD for invalid sequences)
+//! is the consumer's step, done once per value.
+//!
+//! Cost is linear in the input for every way of cutting it: each feed scans only its own bytes, and only
+//! an unfinished line (and the data of an unfinished event) is carried to the next feed. An event whose
+//! data is a single line lying inside the current feed is handed out as a slice of that feed.
+
+use std::fmt;
+use std::ops::Range;
+
+use memchr::{memchr, memchr2};
+
+/// The UTF-8 byte order mark; the spec's decoder drops one at the very start of the stream.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Default for [`EventStreamDecoder::new`]'s limit: far above any real chat chunk (audio deltas are a few
+/// hundred KiB), small enough that a hostile upstream cannot make the decoder hold much.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// One dispatched event. The slices borrow either the caller's input or the decoder's buffers and are
+/// valid only during the callback that receives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// Value of the block's last `event` field; empty when there was none (the event's type is then
+    /// "message", see [`Event::event_type`]).
+    pub event_type_field: &'a [u8],
+    /// The block's `data` values joined with LF.
+    pub data: &'a [u8],
+    /// The last event ID in force once this event was dispatched (persistent across events).
+    pub last_event_id: &'a [u8],
+    /// A valid `retry` value given in this event's block, if any.
+    pub retry: Option<u64>,
+}
+
+impl Event<'_> {
+    /// The event type: the `event` field's value, or "message" when it was absent or empty.
+    pub fn event_type(&self) -> &[u8] {
+        if self.event_type_field.is_empty() {
+            b"message"
+        } else {
+            self.event_type_field
+        }
+    }
+}
+
+/// Why a feed could not be parsed. The decoder is unusable afterwards (every later feed returns the
+/// same error): past a limit the stream cannot be resynchronised without guessing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// A single line grew past the limit before its line ending arrived.
+    LineTooLong { limit: usize, line_start: u64 },
+    /// The `data` of one event grew past the limit.
+    EventTooLarge { limit: usize, event_start: u64 },
+    /// `feed` after `close`.
+    Closed,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::LineTooLong { limit, line_start } => write!(
+                f,
+                "line starting at byte offset {line_start} is longer than max_event_size={limit} bytes \
+                 and has no line ending yet"
+            ),
+            FrameError::EventTooLarge { limit, event_start } => write!(
+                f,
+                "data of the event starting at byte offset {event_start} exceeds max_event_size={limit} bytes"
+            ),
+            FrameError::Closed => write!(f, "the decoder was closed; feed a new decoder for a new stream"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Where the data buffer of the block in progress lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DataBuffer {
+    /// No `data` field yet: the spec's empty data buffer, which dispatches nothing.
+    Empty,
+    /// One `data` value, still inside the current feed's input (never survives the feed).
+    InInput(Range<usize>),
+    /// In `EventStreamDecoder::data`.
+    Owned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Open,
+    Failed(FrameError),
+    Closed,
+}
+
+/// Incremental event-stream decoder: feed it bytes as they arrive, receive each event as soon as the
+/// blank line that ends it is complete.
+#[derive(Debug, Clone)]
+pub struct EventStreamDecoder {
+    max_event_size: usize,
+    state: State,
+    /// Total bytes fed so far (BOM included): the stream offset of the next feed's first byte.
+    offset: u64,
+    /// While `Some(n)`: at the start of the stream, the first `n` bytes of a BOM seen so far.
+    bom_prefix: Option<u8>,
+    /// The previous feed ended with CR: an LF opening this feed belongs to that line ending.
+    after_cr: bool,
+    /// The unfinished line carried over from earlier feeds, and its stream offset.
+    line: Vec<u8>,
+    line_start: u64,
+    // The block in progress (the spec's buffers).
+    data_buffer: DataBuffer,
+    data: Vec<u8>,
+    event_start: u64,
+    event_type: Vec<u8>,
+    block_retry: Option<u64>,
+    /// A data, event, id or retry field was seen in the block in progress (for `close`).
+    block_has_fields: bool,
+    last_event_id_buffer: Vec<u8>,
+    // Stream state.
+    last_event_id: Vec<u8>,
+    last_event_id_version: u64,
+    retry: Option<u64>,
+}
+
+impl Default for EventStreamDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_EVENT_SIZE)
+    }
+}
+
+impl EventStreamDecoder {
+    /// A decoder that fails once a line, or one event's data, exceeds `max_event_size` bytes.
+    /// What it buffers is bounded by a small multiple of that limit.
+    pub fn new(max_event_size: usize) -> Self {
+        Self {
+            max_event_size,
+            state: State::Open,
+            offset: 0,
+            bom_prefix: Some(0),
+            after_cr: false,
+            line: Vec::new(),
+            line_start: 0,
+            data_buffer: DataBuffer::Empty,
+            data: Vec::new(),
+            event_start: 0,
+            event_type: Vec::new(),
+            block_retry: None,
+            block_has_fields: false,
+            last_event_id_buffer: Vec::new(),
+            last_event_id: Vec::new(),
+            last_event_id_version: 0,
+            retry: None,
+        }
+    }
+
+    pub fn max_event_size(&self) -> usize {
+        self.max_event_size
+    }
+
+    /// The last event ID string: set from the `id` buffer each time a blank line ends a block.
+    pub fn last_event_id(&self) -> &[u8] {
+        &self.last_event_id
+    }
+
+    /// Increases whenever `last_event_id` changes, so that a binding can cache its converted value.
+    pub fn last_event_id_version(&self) -> u64 {
+        self.last_event_id_version
+    }
+
+    /// The reconnection time in milliseconds from the latest valid `retry` field, if any.
+    pub fn retry(&self) -> Option<u64> {
+        self.retry
+    }
+
+    /// Bytes fed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Parses `input`, calling `on_event` for every event it completes, in order. On error, the events
+    /// completed before the offending line have already been passed to `on_event`.
+    pub fn feed<F: FnMut(&Event<'_>)>(&mut self, input: &[u8], mut on_event: F) -> Result<(), FrameError> {
+        match &self.state {
+            State::Open => {}
+            State::Failed(error) => return Err(error.clone()),
+            State::Closed => return Err(FrameError::Closed),
+        }
+        let result = self.feed_open(input, &mut on_event);
+        self.offset += input.len() as u64;
+        if let Err(error) = &result {
+            self.fail(error.clone());
+        }
+        result
+    }
+
+    fn feed_open<F: FnMut(&Event<'_>)>(&mut self, input: &[u8], on_event: &mut F) -> Result<(), FrameError> {
+        let mut pos = 0;
+        if self.bom_prefix.is_some() {
+            pos = self.skip_bom(input);
+            if pos == input.len() {
+                return Ok(());
+            }
+        }
+        if self.after_cr && pos < input.len() {
+            // A CR that ended the previous feed already ended its line; this LF completes that CRLF.
+            if input[pos] == b'\n' {
+                pos += 1;
+            }
+            self.after_cr = false;
+        }
+        while pos < input.len() {
+            let Some(found) = memchr2(b'\r', b'\n', &input[pos..]) else {
+                self.carry_line(input, pos)?;
+                break;
+            };
+            let end = pos + found;
+            if self.line.is_empty() {
+                self.check_line_length(end - pos, self.offset + pos as u64)?;
+                self.process_line(input, &input[pos..end], Some(pos), on_event)?;
+            } else {
+                self.check_line_length(self.line.len() + (end - pos), self.line_start)?;
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(&input[pos..end]);
+                let result = self.process_line(input, &line, None, on_event);
+                line.clear();
+                self.line = line; // keep the allocation for the next carried line
+                result?;
+            }
+            // Line endings: CRLF, LF, or a lone CR. A CR that ends the feed ends the line now; the
+            // next feed drops an LF that follows it.
+            pos = end + 1;
+            if input[end] == b'\r' {
+                if pos == input.len() {
+                    self.after_cr = true;
+                } else if input[pos] == b'\n' {
+                    pos += 1;
+                }
+            }
+        }
+        // The one thing that may still point into `input`: copy it before the input goes away.
+        if let DataBuffer::InInput(range) = &self.data_buffer {
+            self.data.clear();
+            self.data.extend_from_slice(&input[range.clone()]);
+            self.data_buffer = DataBuffer::Owned;
+        }
+        Ok(())
+    }
+
+    /// Consumes as much of a leading BOM as `input` holds; returns where parsing goes on.
+    fn skip_bom(&mut self, input: &[u8]) -> usize {
+        let Some(mut matched) = self.bom_prefix else { return 0 };
+        let mut pos = 0;
+        while (matched as usize) < BOM.len() && pos < input.len() {
+            if input[pos] != BOM[matched as usize] {
+                // Not a BOM after all: the bytes held back start the first line.
+                self.line.extend_from_slice(&BOM[..matched as usize]);
+                self.line_start = 0;
+                self.bom_prefix = None;
+                return pos;
+            }
+            matched += 1;
+            pos += 1;
+        }
+        self.bom_prefix = if (matched as usize) == BOM.len() { None } else { Some(matched) };
+        pos
+    }
+
+    fn carry_line(&mut self, input: &[u8], pos: usize) -> Result<(), FrameError> {
+        if self.line.is_empty() {
+            self.line_start = self.offset + pos as u64;
+        }
+        self.check_line_length(self.line.len() + (input.len() - pos), self.line_start)?;
+        self.line.extend_from_slice(&input[pos..]);
+        Ok(())
+    }
+
+    #[inline]
+    fn check_line_length(&self, length: usize, line_start: u64) -> Result<(), FrameError> {
+        if length > self.max_event_size {
+            return Err(FrameError::LineTooLong { limit: self.max_event_size, line_start });
+        }
+        Ok(())
+    }
+
+    /// One complete line, without its line ending. `in_input` is where the line starts inside `input`
+    /// when it lies there (then a data value can be handed out without a copy).
+    fn process_line<F: FnMut(&Event<'_>)>(
+        &mut self,
+        input: &[u8],
+        line: &[u8],
+        in_input: Option<usize>,
+        on_event: &mut F,
+    ) -> Result<(), FrameError> {
+        if line.is_empty() {
+            self.dispatch(input, on_event);
+            return Ok(());
+        }
+        if line[0] == b':' {
+            return Ok(()); // a comment
+        }
+        // Field name up to the first colon; the value after it, less one leading space. A line
+        // without a colon is a field whose value is empty.
+        let (name, value_start) = match memchr(b':', line) {
+            Some(colon) if line.get(colon + 1) == Some(&b' ') => (&line[..colon], colon + 2),
+            Some(colon) => (&line[..colon], colon + 1),
+            None => (line, line.len()),
+        };
+        let value = &line[value_start..];
+        match name {
+            b"data" => {
+                self.block_has_fields = true;
+                let line_offset = match in_input {
+                    Some(start) => self.offset + start as u64,
+                    None => self.line_start,
+                };
+                self.append_data(input, value, in_input.map(|start| start + value_start), line_offset)?;
+            }
+            b"event" => {
+                self.block_has_fields = true;
+                self.event_type.clear();
+                self.event_type.extend_from_slice(value);
+            }
+            b"id" => {
+                self.block_has_fields = true;
+                if memchr(0, value).is_none() {
+                    self.last_event_id_buffer.clear();
+                    self.last_event_id_buffer.extend_from_slice(value);
+                }
+            }
+            b"retry" => {
+                self.block_has_fields = true;
+                if let Some(milliseconds) = parse_retry(value) {
+                    self.retry = Some(milliseconds);
+                    self.block_retry = Some(milliseconds);
+                }
+            }
+            _ => {} // unknown fields are ignored
+        }
+        Ok(())
+    }
+
+    fn append_data(
+        &mut self,
+        input: &[u8],
+        value: &[u8],
+        value_in_input: Option<usize>,
+        line_offset: u64,
+    ) -> Result<(), FrameError> {
+        match &self.data_buffer {
+            DataBuffer::Empty => {
+                self.event_start = line_offset;
+                if value.len() > self.max_event_size {
+                    return Err(self.event_too_large());
+                }
+                match value_in_input {
+                    Some(start) => self.data_buffer = DataBuffer::InInput(start..start + value.len()),
+                    None => {
+                        self.data.clear();
+                        self.data.extend_from_slice(value);
+                        self.data_buffer = DataBuffer::Owned;
+                    }
+                }
+            }
+            DataBuffer::InInput(range) => {
+                if range.len() + 1 + value.len() > self.max_event_size {
+                    return Err(self.event_too_large());
+                }
+                self.data.clear();
+                self.data.extend_from_slice(&input[range.clone()]);
+                self.data.push(b'\n');
+                self.data.extend_from_slice(value);
+                self.data_buffer = DataBuffer::Owned;
+            }
+            DataBuffer::Owned => {
+                if self.data.len() + 1 + value.len() > self.max_event_size {
+                    return Err(self.event_too_large());
+                }
+                self.data.push(b'\n');
+                self.data.extend_from_slice(value);
+            }
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn event_too_large(&self) -> FrameError {
+        FrameError::EventTooLarge { limit: self.max_event_size, event_start: self.event_start }
+    }
+
+    /// The spec's "dispatch the event", run at every blank line.
+    fn dispatch<F: FnMut(&Event<'_>)>(&mut self, input: &[u8], on_event: &mut F) {
+        // Step 1 happens even when nothing is dispatched: an `id`-only block still sets the ID.
+        if self.last_event_id != self.last_event_id_buffer {
+            self.last_event_id.clone_from(&self.last_event_id_buffer);
+            self.last_event_id_version += 1;
+        }
+        let data: &[u8] = match &self.data_buffer {
+            DataBuffer::Empty => {
+                self.reset_block();
+                return;
+            }
+            DataBuffer::InInput(range) => &input[range.clone()],
+            DataBuffer::Owned => &self.data,
+        };
+        on_event(&Event {
+            event_type_field: &self.event_type,
+            data,
+            last_event_id: &self.last_event_id,
+            retry: self.block_retry,
+        });
+        self.reset_block();
+    }
+
+    fn reset_block(&mut self) {
+        self.data_buffer = DataBuffer::Empty;
+        self.data.clear();
+        self.event_type.clear();
+        self.block_retry = None;
+        self.block_has_fields = false;
+    }
+
+    #[cold]
+    fn fail(&mut self, error: FrameError) {
+        self.state = State::Failed(error);
+        self.release_buffers();
+    }
+
+    fn release_buffers(&mut self) {
+        self.line = Vec::new();
+        self.data = Vec::new();
+        self.event_type = Vec::new();
+        self.data_buffer = DataBuffer::Empty;
+    }
+
+    /// Ends the stream. The spec discards a block that no blank line ended; this returns whether such a
+    /// block held anything (a field, or an unfinished line that is not a comment), i.e. whether the
+    /// stream was cut inside an event. Later feeds fail with [`FrameError::Closed`]; closing again
+    /// returns `false`.
+    pub fn close(&mut self) -> bool {
+        if self.state != State::Open {
+            self.state = State::Closed;
+            return false;
+        }
+        let unfinished_line = !self.line.is_empty() && self.line[0] != b':';
+        let partial_bom = matches!(self.bom_prefix, Some(n) if n > 0);
+        let dropped = self.block_has_fields || unfinished_line || partial_bom;
+        self.state = State::Closed;
+        self.release_buffers();
+        self.reset_block();
+        self.after_cr = false;
+        dropped
+    }
+}
+
+/// `retry` is honoured only when its value is all ASCII digits (and not empty). Values beyond u64
+/// saturate: they are valid per the spec and mean "practically never".
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(value.iter().fold(0u64, |acc, digit| acc.saturating_mul(10).saturating_add(u64::from(digit - b'0'))))
+}
+
+#[cfg(test)]
+mod tests;

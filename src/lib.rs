@@ -1,0 +1,9 @@
+//! chatsse: parsing of OpenAI-compatible Chat Completions streams.
+//!
+//! The modules below are pure Rust and know nothing of Python; `python` (behind the `python` feature,
+//! which maturin turns on) is the one place that turns them into Python objects.
+
+pub mod event_stream;
+
+#[cfg(feature = "python")]
+mod python;
