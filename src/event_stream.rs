@@ -53,7 +53,8 @@ impl Event<'_> {
 /// same error): past a limit the stream cannot be resynchronised without guessing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
-    /// A single line grew past the limit before its line ending arrived.
+    /// A single line is longer than the limit (raised as soon as that is certain, before its line
+    /// ending if it has not arrived).
     LineTooLong { limit: usize, line_start: u64 },
     /// The `data` of one event grew past the limit.
     EventTooLarge { limit: usize, event_start: u64 },
@@ -66,8 +67,7 @@ impl fmt::Display for FrameError {
         match self {
             FrameError::LineTooLong { limit, line_start } => write!(
                 f,
-                "line starting at byte offset {line_start} is longer than max_event_size={limit} bytes \
-                 and has no line ending yet"
+                "line starting at byte offset {line_start} is longer than max_event_size={limit} bytes"
             ),
             FrameError::EventTooLarge { limit, event_start } => write!(
                 f,
@@ -124,7 +124,6 @@ pub struct EventStreamDecoder {
     last_event_id_buffer: Vec<u8>,
     // Stream state.
     last_event_id: Vec<u8>,
-    last_event_id_version: u64,
     retry: Option<u64>,
 }
 
@@ -154,7 +153,6 @@ impl EventStreamDecoder {
             block_has_fields: false,
             last_event_id_buffer: Vec::new(),
             last_event_id: Vec::new(),
-            last_event_id_version: 0,
             retry: None,
         }
     }
@@ -166,11 +164,6 @@ impl EventStreamDecoder {
     /// The last event ID string: set from the `id` buffer each time a blank line ends a block.
     pub fn last_event_id(&self) -> &[u8] {
         &self.last_event_id
-    }
-
-    /// Increases whenever `last_event_id` changes, so that a binding can cache its converted value.
-    pub fn last_event_id_version(&self) -> u64 {
-        self.last_event_id_version
     }
 
     /// The reconnection time in milliseconds from the latest valid `retry` field, if any.
@@ -402,7 +395,6 @@ impl EventStreamDecoder {
         // Step 1 happens even when nothing is dispatched: an `id`-only block still sets the ID.
         if self.last_event_id != self.last_event_id_buffer {
             self.last_event_id.clone_from(&self.last_event_id_buffer);
-            self.last_event_id_version += 1;
         }
         let data: &[u8] = match &self.data_buffer {
             DataBuffer::Empty => {

@@ -233,17 +233,6 @@ fn id_only_block_sets_the_last_event_id() {
 }
 
 #[test]
-fn last_event_id_version_moves_only_on_change() {
-    let mut decoder = EventStreamDecoder::default();
-    feed_pieces(&mut decoder, &[b"id: 1\ndata: a\n\n"]);
-    let version = decoder.last_event_id_version();
-    feed_pieces(&mut decoder, &[b"id: 1\ndata: b\n\ndata: c\n\n"]);
-    assert_eq!(decoder.last_event_id_version(), version);
-    feed_pieces(&mut decoder, &[b"id: 2\n\n"]);
-    assert_eq!(decoder.last_event_id_version(), version + 1);
-}
-
-#[test]
 fn id_with_invalid_utf8_is_kept_as_bytes() {
     let mut got = Vec::new();
     EventStreamDecoder::default().feed(b"id: \xFF\ndata: x\n\n", |event| got.push(event.last_event_id.to_vec())).unwrap();
