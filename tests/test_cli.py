@@ -1,0 +1,46 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chat-stream.sse"
+
+
+def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "chatsse", *args], input=stdin, capture_output=True, check=False)
+
+
+def test_events_of_the_sample_stream() -> None:
+    result = run("events", str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(records) == 22
+    assert records[-1] == {"event": "message", "data": "[DONE]", "id": "", "retry": None}
+    text = "".join(
+        json.loads(r["data"])["choices"][0]["delta"].get("content") or "" for r in records[:-2]
+    )
+    assert text == "Server-sent events carry each chunk as a `data:` line; a blank line ends the event."
+
+
+def test_events_from_stdin_reports_a_cut_off_event() -> None:
+    result = run("events", "-", stdin=b"retry: 5\ndata: a\n\ndata: b")
+    assert result.stdout.decode().splitlines() == ['{"event": "message", "data": "a", "id": "", "retry": 5}']
+    assert result.returncode == 1
+    assert b"ended inside an event" in result.stderr
+
+
+def test_events_limit_error() -> None:
+    result = run("events", "-", "--max-event-size", "8", stdin=b"data: a\n\ndata: 123456789\n\n")
+    assert result.returncode == 2
+    assert result.stdout.decode().splitlines() == ['{"event": "message", "data": "a", "id": "", "retry": null}']
+    assert b"byte offset 9" in result.stderr
+
+
+def test_missing_file() -> None:
+    result = run("events", "/nonexistent/stream.sse")
+    assert result.returncode == 2
+    assert b"/nonexistent/stream.sse" in result.stderr
