@@ -122,6 +122,8 @@ pub struct EventStreamDecoder {
     /// A data, event, id or retry field was seen in the block in progress (for `close`).
     block_has_fields: bool,
     last_event_id_buffer: Vec<u8>,
+    /// An `id` field was taken since the last blank line: the buffer must be copied at dispatch.
+    id_field_seen: bool,
     // Stream state.
     last_event_id: Vec<u8>,
     retry: Option<u64>,
@@ -152,6 +154,7 @@ impl EventStreamDecoder {
             block_retry: None,
             block_has_fields: false,
             last_event_id_buffer: Vec::new(),
+            id_field_seen: false,
             last_event_id: Vec::new(),
             retry: None,
         }
@@ -328,6 +331,7 @@ impl EventStreamDecoder {
                 if memchr(0, value).is_none() {
                     self.last_event_id_buffer.clear();
                     self.last_event_id_buffer.extend_from_slice(value);
+                    self.id_field_seen = true;
                 }
             }
             b"retry" => {
@@ -393,8 +397,11 @@ impl EventStreamDecoder {
     /// The spec's "dispatch the event", run at every blank line.
     fn dispatch<F: FnMut(&Event<'_>)>(&mut self, input: &[u8], on_event: &mut F) {
         // Step 1 happens even when nothing is dispatched: an `id`-only block still sets the ID.
-        if self.last_event_id != self.last_event_id_buffer {
+        // A flag rather than comparing the two buffers: see `same_bytes` in python.rs for what
+        // comparing empty buffers costs on some CPUs.
+        if self.id_field_seen {
             self.last_event_id.clone_from(&self.last_event_id_buffer);
+            self.id_field_seen = false;
         }
         let data: &[u8] = match &self.data_buffer {
             DataBuffer::Empty => {
