@@ -1,6 +1,6 @@
 """msgspec Structs for OpenAI-compatible Chat Completions: responses, streamed chunks and request messages.
 
-Conventions shared by every Struct here (the reasons are in tests/test_types.py, one test per claim):
+Conventions shared by every Struct here (tests/test_types.py checks each claim below):
 
 * Every optional field defaults to ``UNSET``, so a key that was absent stays distinguishable from an explicit
   ``null`` (``None``), and ``msgspec.json.encode`` writes back exactly the keys that were present.
@@ -76,9 +76,9 @@ __all__ = [
 class _Struct(msgspec.Struct, dict=True, repr_omit_defaults=True):
     """Base of every type here: a ``__dict__`` for undeclared provider fields, and reprs that leave out ``UNSET``.
 
-    Not ``frozen`` (extra fields are attached after construction), not ``kw_only`` (our Rust decoder builds
-    instances positionally, the fastest call), not ``array_like`` (the wire format is JSON objects), and
-    ``gc=False`` is impossible with ``dict=True`` (msgspec rejects the pair).
+    Not ``frozen`` (extra fields are attached after construction), not ``kw_only`` (a decoder can then build
+    instances positionally, which measured faster than keywords), not ``array_like`` (the wire format is JSON
+    objects), and not ``gc=False`` (msgspec refuses it together with ``dict=True``).
     """
 
 
@@ -160,8 +160,8 @@ ContentPart = Union[
 ]
 """The content parts this schema knows, as a union tagged by ``"type"``."""
 
-_PART_TYPE_BY_TAG: dict[str, type] = {
-    cls.__struct_config__.tag: cls  # type: ignore[attr-defined]
+_PART_TYPE_BY_TAG: dict[str, type[msgspec.Struct]] = {
+    cls.__struct_config__.tag: cls
     for cls in ContentPart.__args__  # type: ignore[attr-defined]
 }
 
