@@ -4,6 +4,7 @@
 //! which maturin turns on) is the one place that turns them into Python objects.
 
 pub mod event_stream;
+pub mod json;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,137 @@
+//! The scanner against hand-checked inputs; the Python suite adds a differential test against `json`.
+
+use super::*;
+
+/// Renders a value back in a canonical form, to compare what was scanned.
+fn render(scanner: &mut Scanner<'_>, out: &mut String) -> Result<(), JsonError> {
+    match scanner.peek()? {
+        Kind::Null => {
+            scanner.null()?;
+            out.push_str("null");
+        }
+        Kind::Bool => out.push_str(if scanner.boolean()? { "true" } else { "false" }),
+        Kind::Number => out.push_str(scanner.number()?.text),
+        Kind::String => {
+            let s = scanner.string()?;
+            let mut buffer = Vec::new();
+            s.unescape_into(&mut buffer)?;
+            out.push_str(&format!("{:?}", String::from_utf8(buffer).unwrap()));
+        }
+        Kind::Array => {
+            scanner.begin_array()?;
+            out.push('[');
+            let mut first = true;
+            while scanner.next_element(&mut first)? {
+                render(scanner, out)?;
+                out.push(',');
+            }
+            out.push(']');
+        }
+        Kind::Object => {
+            scanner.begin_object()?;
+            out.push('{');
+            let mut first = true;
+            while let Some(key) = scanner.next_key(&mut first)? {
+                out.push_str(&String::from_utf8_lossy(key.raw));
+                out.push(':');
+                render(scanner, out)?;
+                out.push(',');
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+fn scan(input: &str) -> Result<String, JsonError> {
+    scan_bytes(input.as_bytes())
+}
+
+fn scan_bytes(input: &[u8]) -> Result<String, JsonError> {
+    let mut scanner = Scanner::new(input)?;
+    let mut out = String::new();
+    render(&mut scanner, &mut out)?;
+    scanner.end()?;
+    Ok(out)
+}
+
+fn error_of(input: &str) -> (usize, JsonErrorKind) {
+    let error = scan(input).unwrap_err();
+    (error.offset, error.kind)
+}
+
+#[test]
+fn scans_every_kind_of_value() {
+    let input = r#" {"a": [1, -2.5e3, true, false, null, "x"], "b": {}, "c": [], "d": "\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"} "#;
+    assert_eq!(scan(input).unwrap(), r#"{a:[1,-2.5e3,true,false,null,"x",],b:{},c:[],d:"\"\\/\u{8}\u{c}\n\r\té😀",}"#);
+}
+
+#[test]
+fn long_strings_take_the_word_at_a_time_path() {
+    let text = "abcdefgh".repeat(20) + "é" + &"ijklmnop".repeat(3);
+    let input = format!("\"{text}\"");
+    let mut scanner = Scanner::new(input.as_bytes()).unwrap();
+    let s = scanner.string().unwrap();
+    assert_eq!(s.raw, text.as_bytes());
+    assert!(!s.ascii && !s.escaped);
+    let ascii = format!("\"{}\\n{}\"", "x".repeat(30), "y".repeat(9));
+    let mut scanner = Scanner::new(ascii.as_bytes()).unwrap();
+    let s = scanner.string().unwrap();
+    assert!(s.ascii && s.escaped);
+    assert_eq!(s.raw.len(), 41);
+}
+
+#[test]
+fn numbers_follow_the_grammar() {
+    for ok in ["0", "-0", "12", "1.5", "1e5", "1E+5", "1e-5", "-0.0e0", "18446744073709551616"] {
+        assert_eq!(scan(ok).unwrap(), ok);
+    }
+    for bad in ["01", "-", "1.", ".5", "1e", "1e+", "+1", "--1"] {
+        assert!(scan(bad).is_err(), "{bad}");
+    }
+    let mut scanner = Scanner::new(b"9223372036854775807").unwrap();
+    assert_eq!(scanner.number().unwrap().as_i64(), Some(i64::MAX));
+    let mut scanner = Scanner::new(b"9223372036854775808").unwrap();
+    assert_eq!(scanner.number().unwrap().as_i64(), None);
+    let mut scanner = Scanner::new(b"1e400").unwrap();
+    assert_eq!(scanner.number().unwrap().as_f64().unwrap_err().kind, JsonErrorKind::NumberOutOfRange);
+}
+
+#[test]
+fn errors_say_what_and_where() {
+    assert_eq!(error_of(r#"{"a": 1,}"#), (8, JsonErrorKind::Unexpected { found: b'}', expected: "a string key" }));
+    assert_eq!(error_of("[1,]"), (3, JsonErrorKind::Unexpected { found: b']', expected: "a JSON value" }));
+    assert_eq!(error_of(r#"{"a" 1}"#), (5, JsonErrorKind::Unexpected { found: b'1', expected: "':'" }));
+    assert_eq!(error_of(r#"{"a": 1 "b": 2}"#), (8, JsonErrorKind::Unexpected { found: b'"', expected: "',' or '}'" }));
+    assert_eq!(error_of("[1 2]"), (3, JsonErrorKind::Unexpected { found: b'2', expected: "',' or ']'" }));
+    assert_eq!(error_of(r#"{"a": tru}"#), (6, JsonErrorKind::Unexpected { found: b't', expected: "true" }));
+    assert_eq!(error_of(r#"["abc"#), (5, JsonErrorKind::UnexpectedEnd));
+    assert_eq!(error_of("[1"), (2, JsonErrorKind::UnexpectedEnd));
+    assert_eq!(error_of("\"a\u{1}b\""), (2, JsonErrorKind::ControlCharacterInString));
+    assert_eq!(error_of(r#""\x""#), (1, JsonErrorKind::InvalidEscape));
+    assert_eq!(error_of(r#""\u12""#), (1, JsonErrorKind::InvalidEscape));
+    assert_eq!(error_of(r#""ab\ud800""#), (3, JsonErrorKind::LoneSurrogate));
+    assert_eq!(error_of(r#""\udc00""#), (1, JsonErrorKind::LoneSurrogate));
+    assert_eq!(error_of("{} x"), (3, JsonErrorKind::TrailingCharacters));
+    assert_eq!(error_of(""), (0, JsonErrorKind::UnexpectedEnd));
+    assert_eq!(scan_bytes(b"[\"a\xff\"]").unwrap_err(), JsonError { offset: 3, kind: JsonErrorKind::InvalidUtf8 });
+    let message = scan(r#"{"a": 1,}"#).unwrap_err().to_string();
+    assert_eq!(message, "expected a string key, found '}' at byte 8");
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let deep = "[".repeat(MAX_DEPTH as usize + 1) + &"]".repeat(MAX_DEPTH as usize + 1);
+    assert_eq!(scan(&deep).unwrap_err().kind, JsonErrorKind::TooDeep);
+    let fine = "[".repeat(MAX_DEPTH as usize) + &"]".repeat(MAX_DEPTH as usize);
+    assert!(scan(&fine).is_ok());
+}
+
+#[test]
+fn skip_checks_what_it_skips() {
+    let mut scanner = Scanner::new(br#"{"a": [1, {"b": "\n"}], "c": 2}"#).unwrap();
+    assert_eq!(scanner.skip().unwrap(), 0);
+    scanner.end().unwrap();
+    let mut scanner = Scanner::new(br#"{"a": [1, {"b" "x"}]}"#).unwrap();
+    assert!(scanner.skip().is_err());
+}
