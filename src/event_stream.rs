@@ -36,6 +36,9 @@ pub struct Event<'a> {
     pub last_event_id: &'a [u8],
     /// A valid `retry` value given in this event's block, if any.
     pub retry: Option<u64>,
+    /// Stream offset of the first byte of the first `data` value: with a single `data` line (every
+    /// chat stream), `data[i]` is at stream offset `data_offset + i`.
+    pub data_offset: u64,
 }
 
 impl Event<'_> {
@@ -117,6 +120,7 @@ pub struct EventStreamDecoder {
     data_buffer: DataBuffer,
     data: Vec<u8>,
     event_start: u64,
+    data_start: u64,
     event_type: Vec<u8>,
     block_retry: Option<u64>,
     /// A data, event, id or retry field was seen in the block in progress (for `close`).
@@ -150,6 +154,7 @@ impl EventStreamDecoder {
             data_buffer: DataBuffer::Empty,
             data: Vec::new(),
             event_start: 0,
+            data_start: 0,
             event_type: Vec::new(),
             block_retry: None,
             block_has_fields: false,
@@ -319,7 +324,8 @@ impl EventStreamDecoder {
                     Some(start) => self.offset + start as u64,
                     None => self.line_start,
                 };
-                self.append_data(input, value, in_input.map(|start| start + value_start), line_offset)?;
+                let value_in_input = in_input.map(|start| start + value_start);
+                self.append_data(input, value, value_in_input, line_offset, line_offset + value_start as u64)?;
             }
             b"event" => {
                 self.block_has_fields = true;
@@ -352,10 +358,12 @@ impl EventStreamDecoder {
         value: &[u8],
         value_in_input: Option<usize>,
         line_offset: u64,
+        value_offset: u64,
     ) -> Result<(), FrameError> {
         match &self.data_buffer {
             DataBuffer::Empty => {
                 self.event_start = line_offset;
+                self.data_start = value_offset;
                 if value.len() > self.max_event_size {
                     return Err(self.event_too_large());
                 }
@@ -416,6 +424,7 @@ impl EventStreamDecoder {
             data,
             last_event_id: &self.last_event_id,
             retry: self.block_retry,
+            data_offset: self.data_start,
         });
         self.reset_block();
     }
@@ -439,6 +448,27 @@ impl EventStreamDecoder {
         self.data = Vec::new();
         self.event_type = Vec::new();
         self.data_buffer = DataBuffer::Empty;
+    }
+
+    /// Dispatches the block in progress as if a blank line had ended it (the unfinished line too): a
+    /// deliberate departure from the spec, for callers that would rather recover a complete-looking
+    /// last event (`data: [DONE]` with one newline happens) than lose it. Call before `close`.
+    pub fn dispatch_unterminated<F: FnMut(&Event<'_>)>(&mut self, mut on_event: F) -> Result<(), FrameError> {
+        match &self.state {
+            State::Open => {}
+            State::Failed(error) => return Err(error.clone()),
+            State::Closed => return Err(FrameError::Closed),
+        }
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            let result = self.process_line(&[], &line, None, &mut on_event);
+            if let Err(error) = result {
+                self.fail(error.clone());
+                return Err(error);
+            }
+        }
+        self.dispatch(&[], &mut on_event);
+        Ok(())
     }
 
     /// Ends the stream. The spec discards a block that no blank line ended; this returns whether such a

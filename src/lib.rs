@@ -5,6 +5,7 @@
 
 pub mod event_stream;
 pub mod json;
+pub mod json_lines;
 
 #[cfg(feature = "python")]
 mod python;

@@ -3,19 +3,47 @@
 The native core (``chatsse._core``, Rust) does the parsing; this package re-exports the public API.
 """
 
-from chatsse._core import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, ServerSentEvent
-from chatsse._errors import ChatSSEError, DecoderClosedError, EventTooLargeError
+from chatsse import types
+from chatsse._chunks import aiter_chunks, encode, iter_chunks
+from chatsse._core import (
+    DEFAULT_MAX_EVENT_SIZE,
+    ChunkDecoder,
+    SSEDecoder,
+    ServerSentEvent,
+    decode_chunk,
+    decode_completion,
+)
+from chatsse._errors import (
+    ChatSSEError,
+    DecodeError,
+    DecoderClosedError,
+    EventTooLargeError,
+    TruncatedStreamError,
+    UpstreamError,
+)
 from chatsse._sse import aiter_events, iter_events
+from chatsse.types import *  # noqa: F403 -- the types are part of the top-level API
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "ChatSSEError",
+    "ChunkDecoder",
+    "DecodeError",
     "DecoderClosedError",
     "EventTooLargeError",
     "SSEDecoder",
     "ServerSentEvent",
+    "TruncatedStreamError",
+    "UpstreamError",
+    "aiter_chunks",
     "aiter_events",
+    "decode_chunk",
+    "decode_completion",
+    "encode",
+    "iter_chunks",
     "iter_events",
+    "types",
+    *types.__all__,
 ]
 
 __version__ = "0.1.0"

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chatsse._core import ServerSentEvent
+    from chatsse.types import ChatCompletionChunk
 
-__all__ = ["ChatSSEError", "DecoderClosedError", "EventTooLargeError"]
+__all__ = [
+    "ChatSSEError",
+    "DecodeError",
+    "DecoderClosedError",
+    "EventTooLargeError",
+    "TruncatedStreamError",
+    "UpstreamError",
+]
 
 
 class ChatSSEError(Exception):
     """Base class of every error raised by chatsse."""
+
+    chunks: list[ChatCompletionChunk]
+    """Raised by ``ChunkDecoder.feed``/``close`` (and so by ``iter_chunks``): the chunks that call
+    completed before the error, so that nothing is lost. Empty otherwise."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.chunks = []
 
 
 class EventTooLargeError(ChatSSEError):
@@ -26,7 +43,7 @@ class EventTooLargeError(ChatSSEError):
     offset: int
     """Byte offset in the stream where the offending line or event starts."""
     events: list[ServerSentEvent]
-    """Events the failing ``feed`` call completed before the error: nothing is lost."""
+    """Events the failing ``SSEDecoder.feed`` call completed before the error: nothing is lost."""
 
     def __init__(self, message: str, *, limit: int, offset: int, events: list[ServerSentEvent] | None = None) -> None:
         super().__init__(message)
@@ -37,3 +54,108 @@ class EventTooLargeError(ChatSSEError):
 
 class DecoderClosedError(ChatSSEError):
     """``feed`` was called after ``close``: a decoder parses one stream."""
+
+
+class DecodeError(ChatSSEError, ValueError):
+    """A payload is not valid JSON, or not of the expected shape (a chunk, a completion).
+
+    The message says what was wrong, the JSON path, the byte position and an excerpt of the payload.
+    """
+
+    offset: int
+    """Byte offset of the problem in the stream (for a single document: in the document)."""
+    position: int
+    """Byte offset of the problem inside the payload."""
+    path: str
+    """Where in the document, as a JSON path: ``$.choices[0].delta.content``."""
+    excerpt: str
+    """The payload around the problem."""
+
+    def __init__(self, message: str, *, offset: int, position: int, path: str, excerpt: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.position = position
+        self.path = path
+        self.excerpt = excerpt
+
+
+class TruncatedStreamError(ChatSSEError):
+    """The stream ended before ``data: [DONE]``, or inside an event."""
+
+    offset: int
+    """Bytes received in all."""
+
+    def __init__(self, message: str, *, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class UpstreamError(ChatSSEError):
+    """The provider reported an error inside a 200 response: an ``event: error`` frame, a payload with a
+    non-null ``error`` member, or a payload with ``"object": "error"``."""
+
+    message: str
+    """The provider's message (the payload itself when it gave none)."""
+    type: str | None
+    code: str | int | None
+    param: str | None
+    error: Any
+    """The provider's error object as decoded JSON (the whole payload when it has no ``error`` member),
+    or None when the payload was not JSON."""
+    payload: str
+    """The raw payload."""
+    offset: int
+    """Byte offset of the payload in the stream."""
+    event: str
+    """The SSE event type of the frame ("message" unless the provider sent ``event: error``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,  # noqa: A002 -- the provider's field name
+        code: str | int | None = None,
+        param: str | None = None,
+        error: Any = None,
+        payload: str = "",
+        offset: int = 0,
+        event: str = "message",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.error = error
+        self.payload = payload
+        self.offset = offset
+        self.event = event
+
+    @classmethod
+    def from_payload(cls, payload: str, offset: int, event: str) -> UpstreamError:
+        """Reads the provider's error object out of a payload (cold path: plain ``json``)."""
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            document = None
+        error = document.get("error", document) if isinstance(document, dict) else document
+        if not isinstance(error, dict):
+            error_fields: dict[str, Any] = {}
+            message = error if isinstance(error, str) else payload
+        else:
+            error_fields = error
+            message = error.get("message") if isinstance(error.get("message"), str) else payload
+        return cls(
+            message,
+            type=_text_or_none(error_fields.get("type")),
+            code=error_fields.get("code") if isinstance(error_fields.get("code"), (str, int)) else None,
+            param=_text_or_none(error_fields.get("param")),
+            error=error,
+            payload=payload,
+            offset=offset,
+            event=event,
+        )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -385,8 +385,33 @@ fn data_started_in_an_earlier_feed_is_carried() {
 }
 
 #[test]
+fn data_offset_points_at_the_first_data_value() {
+    let mut decoder = EventStreamDecoder::default();
+    let mut offsets = Vec::new();
+    let stream: &[&[u8]] = &[b"\xEF\xBB\xBF: c\ndata: ab\n\nevent: x\ndata:{}\n", b"data: 2\n\nda", b"ta: z\n\n"];
+    for piece in stream {
+        decoder.feed(piece, |event| offsets.push((event.data_offset, event.data.to_vec()))).unwrap();
+    }
+    assert_eq!(offsets, vec![(13, b"ab".to_vec()), (31, b"{}\n2".to_vec()), (49, b"z".to_vec())]);
+}
+
+#[test]
 fn offset_counts_every_byte() {
     let mut decoder = EventStreamDecoder::default();
     feed_pieces(&mut decoder, &[b"\xEF\xBB", b"\xBFdata: x\r", b"\n\n"]);
     assert_eq!(decoder.offset(), 13);
+}
+
+#[test]
+fn dispatch_unterminated_recovers_the_last_event() {
+    for input in [&b"data: a\n\ndata: [DONE]\n"[..], b"data: a\n\ndata: [DONE]", b"data: a\n\ndata: [DO\rdata: NE]\r"] {
+        let mut decoder = EventStreamDecoder::default();
+        let mut events = feed_pieces(&mut decoder, &[input]);
+        decoder.dispatch_unterminated(|event| events.push(own(event))).unwrap();
+        assert_eq!(events.last().unwrap().data.replace('\n', ""), "[DONE]");
+        assert!(!decoder.close(), "nothing left to drop");
+    }
+    let mut decoder = EventStreamDecoder::default();
+    feed_pieces(&mut decoder, &[b"data: a\n\n: comment"]);
+    decoder.dispatch_unterminated(|_| panic!("no event")).unwrap();
 }

@@ -1,85 +1,12 @@
-//! The Python bindings: the one module that knows about pyo3. It converts the core's results into
-//! Python objects and the core's errors into the exception classes of `chatsse._errors`; no parsing
-//! rule lives here.
+//! `SSEDecoder` and `ServerSentEvent`: the event-stream framer for Python.
 
-use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
-use pyo3::{ffi, intern};
+use pyo3::types::{PyList, PyString};
+use pyo3::intern;
 
-use crate::event_stream::{Event, EventStreamDecoder, FrameError, DEFAULT_MAX_EVENT_SIZE};
-
-/// `bytes.decode("utf-8", "replace")`, straight from a Rust slice: the replacement of invalid
-/// sequences is Python's own (maximal subparts), and no intermediate `bytes` object is made.
-fn decode_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
-    // SAFETY: the pointer and length describe a live slice; "replace" is a static C string. The call
-    // returns a new reference or NULL with an exception set (only on memory exhaustion).
-    unsafe {
-        let ptr = ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"replace".as_ptr());
-        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
-    }
-}
-
-/// The bytes of a feed. `bytes` is read in place (it is immutable); any other buffer (bytearray,
-/// memoryview, ...) is copied once, because a mutable buffer could change while the parser reads it.
-enum FeedInput {
-    Bytes(PyBackedBytes),
-    Copied(Vec<u8>),
-}
-
-impl FeedInput {
-    fn extract(data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if let Ok(bytes) = data.cast::<PyBytes>() {
-            return Ok(FeedInput::Bytes(bytes.clone().into()));
-        }
-        match PyBuffer::<u8>::get(data) {
-            Ok(buffer) => Ok(FeedInput::Copied(buffer.to_vec(data.py())?)),
-            Err(_) => Err(PyTypeError::new_err(format!(
-                "expected bytes, bytearray or memoryview of bytes, got {}",
-                data.get_type().name()?
-            ))),
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            FeedInput::Bytes(bytes) => bytes,
-            FeedInput::Copied(vec) => vec,
-        }
-    }
-}
-
-/// An exception class of `chatsse._errors`, looked up once.
-fn error_class<'py>(py: Python<'py>, cell: &PyOnceLock<Py<PyType>>, name: &str) -> PyResult<Bound<'py, PyType>> {
-    cell.import(py, "chatsse._errors", name).cloned()
-}
-
-static EVENT_TOO_LARGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static DECODER_CLOSED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-#[cold]
-fn frame_error(py: Python<'_>, error: &FrameError, events: Bound<'_, PyList>) -> PyErr {
-    let build = || -> PyResult<PyErr> {
-        let (class, limit, offset) = match *error {
-            FrameError::LineTooLong { limit, line_start } => (&EVENT_TOO_LARGE_ERROR, limit, line_start),
-            FrameError::EventTooLarge { limit, event_start } => (&EVENT_TOO_LARGE_ERROR, limit, event_start),
-            FrameError::Closed => {
-                let class = error_class(py, &DECODER_CLOSED_ERROR, "DecoderClosedError")?;
-                return Ok(PyErr::from_value(class.call1((error.to_string(),))?));
-            }
-        };
-        let class = error_class(py, class, "EventTooLargeError")?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("limit", limit)?;
-        kwargs.set_item("offset", offset)?;
-        kwargs.set_item("events", events)?;
-        Ok(PyErr::from_value(class.call((error.to_string(),), Some(&kwargs))?))
-    };
-    build().unwrap_or_else(|lookup_failed| lookup_failed)
-}
+use super::{decode_utf8, frame_error, FeedInput};
+use crate::event_stream::{Event, EventStreamDecoder, DEFAULT_MAX_EVENT_SIZE};
 
 /// One server-sent event, as `SSEDecoder.feed` returns it.
 #[pyclass(module = "chatsse._core", name = "ServerSentEvent", frozen)]
@@ -299,13 +226,3 @@ impl SSEDecoder {
     }
 }
 
-/// chatsse's native core. Use the `chatsse` package, which re-exports what is public.
-#[pymodule]
-mod _core {
-    #[pymodule_export]
-    use super::{SSEDecoder, ServerSentEvent};
-
-    /// The default `max_event_size` of SSEDecoder, in bytes.
-    #[pymodule_export]
-    const DEFAULT_MAX_EVENT_SIZE: usize = crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
-}

@@ -1,0 +1,91 @@
+"""Typed chunk streams over ChunkDecoder, and encoding of the types back to JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any, Literal
+
+import msgspec
+
+from chatsse._core import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
+from chatsse._errors import ChatSSEError
+from chatsse.types import ChatCompletionChunk
+
+__all__ = ["aiter_chunks", "encode", "iter_chunks"]
+
+Piece = bytes | bytearray | memoryview
+Format = Literal["auto", "sse", "jsonl"]
+
+
+def iter_chunks(
+    source: Iterable[Piece],
+    *,
+    format: Format = "auto",  # noqa: A002
+    require_done: bool = True,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+) -> Iterator[ChatCompletionChunk]:
+    """Yield the ``ChatCompletionChunk``s of a streamed response body given as an iterable of byte
+    pieces (``httpx``'s ``iter_bytes()``, a file read in blocks, a list). Stops at ``data: [DONE]``
+    without reading further. Errors are raised after every chunk before them has been yielded."""
+    decoder = ChunkDecoder(format=format, require_done=require_done, max_event_size=max_event_size)
+    feed = decoder.feed
+    try:
+        for piece in source:
+            yield from feed(piece)
+            if decoder.done:
+                return
+        yield from decoder.close()
+    except ChatSSEError as error:
+        yield from error.chunks
+        error.chunks = []
+        raise
+
+
+async def aiter_chunks(
+    source: AsyncIterable[Piece],
+    *,
+    format: Format = "auto",  # noqa: A002
+    require_done: bool = True,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+) -> AsyncIterator[ChatCompletionChunk]:
+    """The async twin of iter_chunks (``httpx``'s ``aiter_bytes()``, ``aiohttp``'s ``content.iter_any()``)."""
+    decoder = ChunkDecoder(format=format, require_done=require_done, max_event_size=max_event_size)
+    feed = decoder.feed
+    try:
+        async for piece in source:
+            for chunk in feed(piece):
+                yield chunk
+            if decoder.done:
+                return
+        for chunk in decoder.close():
+            yield chunk
+    except ChatSSEError as error:
+        for chunk in error.chunks:
+            yield chunk
+        error.chunks = []
+        raise
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    """Compact JSON of a chatsse type, as the API sends it: declared fields in order (absent ones
+    left out), then the undeclared fields kept from decoding, at every level."""
+    return msgspec.json.encode(_builtins(obj))
+
+
+def _builtins(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        out = {}
+        for name in value.__struct_fields__:
+            field = getattr(value, name)
+            if field is not msgspec.UNSET:
+                out[name] = _builtins(field)
+        extras = value.__dict__
+        if extras:
+            for name, field in extras.items():
+                out[name] = _builtins(field)
+        return out
+    if isinstance(value, list):
+        return [_builtins(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _builtins(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,118 @@
+//! The Python bindings: the one place that knows about pyo3. It converts the core's results into
+//! Python objects and the core's errors into the exception classes of `chatsse._errors`; no framing
+//! or merging rule lives here. `sse`: the framer's classes; `objects`: building the msgspec Structs of
+//! `chatsse.types` from JSON; `chunks`: typed chunk streams and document decoding.
+
+mod chunks;
+mod objects;
+mod sse;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::event_stream::FrameError;
+
+/// `bytes.decode("utf-8", "replace")`, straight from a Rust slice: the replacement of invalid
+/// sequences is Python's own (maximal subparts), and no intermediate `bytes` object is made.
+fn decode_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    // SAFETY: the pointer and length describe a live slice; "replace" is a static C string. The call
+    // returns a new reference or NULL with an exception set (only on memory exhaustion).
+    unsafe {
+        let ptr = ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"replace".as_ptr());
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
+
+/// The bytes of a feed. `bytes` is read in place (it is immutable); any other buffer (bytearray,
+/// memoryview, ...) is copied once, because a mutable buffer could change while the parser reads it.
+/// `str` is taken only where a whole JSON document is expected (its UTF-8 form is read in place).
+enum FeedInput {
+    Bytes(PyBackedBytes),
+    Text(PyBackedStr),
+    Copied(Vec<u8>),
+}
+
+impl FeedInput {
+    /// A whole JSON document: bytes-like, or str.
+    fn extract_document(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(text) = data.cast::<PyString>() {
+            return Ok(FeedInput::Text(text.clone().try_into()?));
+        }
+        Self::extract(data).map_err(|_| {
+            let name = data.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            PyTypeError::new_err(format!("expected bytes, str, bytearray or memoryview, got {name}"))
+        })
+    }
+
+    fn extract(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(bytes) = data.cast::<PyBytes>() {
+            return Ok(FeedInput::Bytes(bytes.clone().into()));
+        }
+        match PyBuffer::<u8>::get(data) {
+            Ok(buffer) => Ok(FeedInput::Copied(buffer.to_vec(data.py())?)),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "expected bytes, bytearray or memoryview of bytes, got {}",
+                data.get_type().name()?
+            ))),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            FeedInput::Bytes(bytes) => bytes,
+            FeedInput::Text(text) => text.as_bytes(),
+            FeedInput::Copied(vec) => vec,
+        }
+    }
+}
+
+static ERRORS_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// An exception of `chatsse._errors`, made with a message and keyword attributes.
+#[cold]
+fn package_error(py: Python<'_>, class: &str, message: String, attributes: &[(&str, Bound<'_, PyAny>)]) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let module = ERRORS_MODULE.get_or_try_init(py, || py.import("chatsse._errors").map(Bound::unbind))?;
+        let kwargs = PyDict::new(py);
+        for (name, value) in attributes {
+            kwargs.set_item(name, value)?;
+        }
+        Ok(PyErr::from_value(module.bind(py).getattr(class)?.call((message,), Some(&kwargs))?))
+    };
+    build().unwrap_or_else(|failed| failed)
+}
+
+/// The Python exception for a framing error; `events` are what the failing feed completed before it.
+#[cold]
+fn frame_error(py: Python<'_>, error: &FrameError, events: Bound<'_, PyList>) -> PyErr {
+    let (limit, offset) = match *error {
+        FrameError::LineTooLong { limit, line_start } => (limit, line_start),
+        FrameError::EventTooLarge { limit, event_start } => (limit, event_start),
+        FrameError::Closed => return package_error(py, "DecoderClosedError", error.to_string(), &[]),
+    };
+    let attribute = |value: u64| value.into_pyobject(py).map(|v| v.into_any()).unwrap_or_else(|_| py.None().into_bound(py));
+    package_error(
+        py,
+        "EventTooLargeError",
+        error.to_string(),
+        &[("limit", attribute(limit as u64)), ("offset", attribute(offset)), ("events", events.into_any())],
+    )
+}
+
+/// chatsse's native core. Use the `chatsse` package, which re-exports what is public.
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use super::chunks::{decode_chunk, decode_completion, ChunkDecoder};
+    #[pymodule_export]
+    use super::sse::{SSEDecoder, ServerSentEvent};
+
+    /// The default `max_event_size` of SSEDecoder and ChunkDecoder, in bytes.
+    #[pymodule_export]
+    const DEFAULT_MAX_EVENT_SIZE: usize = crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
+}

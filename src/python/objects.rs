@@ -1,0 +1,563 @@
+//! Builds the msgspec Structs of `chatsse.types` straight from JSON bytes, directed by their schema.
+//!
+//! The schema is read once from the classes themselves (`msgspec.inspect`), so `types.py` stays the one
+//! place that says which fields exist and what they hold. Undeclared keys become attributes of the
+//! instance (set with `setattr`, see `types.py` on why), with their values as plain Python values.
+//! Values are checked against the declared types the way msgspec checks them (a float field takes an
+//! integer; an int field refuses a float), and every error says where: byte offset and JSON path.
+
+use std::ptr;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyType};
+use pyo3::ffi;
+
+use crate::json::{JsonError, JsonStr, Kind, Scanner};
+
+/// The most fields a Struct may declare (checked when the schema loads): building uses a fixed array.
+const MAX_FIELDS: usize = 16;
+
+/// What a field accepts. `Any` takes every JSON value as a plain Python value.
+#[derive(Debug, Clone)]
+enum Ty {
+    Any,
+    Of(Box<Accepts>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Accepts {
+    null: bool,
+    boolean: bool,
+    int: bool,
+    float: bool,
+    string: bool,
+    list: Option<Ty>,
+    object: Option<ObjectTy>,
+}
+
+#[derive(Debug, Clone)]
+enum ObjectTy {
+    Struct(usize),
+    Dict(Ty),
+}
+
+struct Field {
+    key: Box<[u8]>,
+    ty: Ty,
+    required: bool,
+}
+
+struct StructSchema {
+    class: Py<PyType>,
+    fields: Vec<Field>,
+}
+
+/// The decodable types of `chatsse.types`, with what building needs of each.
+pub(crate) struct Schema {
+    structs: Vec<StructSchema>,
+    unset: Py<PyAny>,
+    chunk: usize,
+    completion: usize,
+}
+
+/// Which top-level type to build.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Root {
+    Chunk,
+    Completion,
+}
+
+static SCHEMA: PyOnceLock<Schema> = PyOnceLock::new();
+
+impl Schema {
+    pub(crate) fn get(py: Python<'_>) -> PyResult<&'static Schema> {
+        SCHEMA.get_or_try_init(py, || Schema::load(py))
+    }
+
+    fn load(py: Python<'_>) -> PyResult<Schema> {
+        let types = py.import("chatsse.types")?;
+        let msgspec = py.import("msgspec")?;
+        let inspect = py.import("msgspec.inspect")?;
+        let mut schema = Schema {
+            structs: Vec::new(),
+            unset: msgspec.getattr("UNSET")?.unbind(),
+            chunk: 0,
+            completion: 0,
+        };
+        let mut loader = Loader { inspect: &inspect, classes: Vec::new() };
+        schema.chunk = loader.struct_index(&mut schema, &types.getattr("ChatCompletionChunk")?)?;
+        schema.completion = loader.struct_index(&mut schema, &types.getattr("ChatCompletion")?)?;
+        Ok(schema)
+    }
+
+    fn root(&self, root: Root) -> usize {
+        match root {
+            Root::Chunk => self.chunk,
+            Root::Completion => self.completion,
+        }
+    }
+}
+
+struct Loader<'a, 'py> {
+    inspect: &'a Bound<'py, PyModule>,
+    /// Classes already entered, in the order of `Schema::structs`.
+    classes: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> Loader<'_, 'py> {
+    fn struct_index(&mut self, schema: &mut Schema, class: &Bound<'py, PyAny>) -> PyResult<usize> {
+        if let Some(index) = self.classes.iter().position(|known| known.is(class)) {
+            return Ok(index);
+        }
+        let py = class.py();
+        let index = schema.structs.len();
+        self.classes.push(class.clone());
+        // Entered before its fields so that recursive types terminate.
+        schema.structs.push(StructSchema { class: class.cast::<PyType>()?.clone().unbind(), fields: Vec::new() });
+        let class_name = class.getattr("__name__")?;
+        let defaults = class.getattr("__struct_defaults__")?;
+        for default in defaults.try_iter()? {
+            if !default?.is(schema.unset.bind(py)) {
+                return Err(PyTypeError::new_err(format!(
+                    "chatsse.types.{class_name}: every optional field must default to UNSET (absent stays absent)"
+                )));
+            }
+        }
+        let info = self.inspect.call_method1("type_info", (class,))?;
+        let mut fields = Vec::new();
+        for field in info.getattr("fields")?.try_iter()? {
+            let field = field?;
+            let key: String = field.getattr("encode_name")?.extract()?;
+            let ty = self.ty(schema, &field.getattr("type")?)?;
+            fields.push(Field {
+                key: key.into_bytes().into_boxed_slice(),
+                ty,
+                required: field.getattr("required")?.extract()?,
+            });
+        }
+        if fields.len() > MAX_FIELDS {
+            return Err(PyTypeError::new_err(format!("chatsse.types.{class_name} has more than {MAX_FIELDS} fields")));
+        }
+        schema.structs[index].fields = fields;
+        Ok(index)
+    }
+
+    fn ty(&mut self, schema: &mut Schema, info: &Bound<'py, PyAny>) -> PyResult<Ty> {
+        let kind = info.get_type().name()?.to_string();
+        let mut accepts = Accepts::default();
+        match kind.as_str() {
+            "AnyType" => return Ok(Ty::Any),
+            "UnionType" => {
+                for member in info.getattr("types")?.try_iter()? {
+                    match self.ty(schema, &member?)? {
+                        Ty::Any => return Ok(Ty::Any),
+                        Ty::Of(member) => merge(&mut accepts, *member),
+                    }
+                }
+            }
+            "NoneType" => accepts.null = true,
+            "BoolType" => accepts.boolean = true,
+            "IntType" => accepts.int = true,
+            "FloatType" => accepts.float = true,
+            "StrType" => accepts.string = true,
+            "ListType" => accepts.list = Some(self.ty(schema, &info.getattr("item_type")?)?),
+            "DictType" => accepts.object = Some(ObjectTy::Dict(self.ty(schema, &info.getattr("value_type")?)?)),
+            "StructType" => accepts.object = Some(ObjectTy::Struct(self.struct_index(schema, &info.getattr("cls")?)?)),
+            other => return Err(PyTypeError::new_err(format!("chatsse.types uses {other}, which the decoder cannot build"))),
+        }
+        Ok(Ty::Of(Box::new(accepts)))
+    }
+}
+
+fn merge(into: &mut Accepts, other: Accepts) {
+    into.null |= other.null;
+    into.boolean |= other.boolean;
+    into.int |= other.int;
+    into.float |= other.float;
+    into.string |= other.string;
+    if other.list.is_some() {
+        into.list = other.list;
+    }
+    if other.object.is_some() {
+        into.object = other.object;
+    }
+}
+
+/// Results of building. The error is boxed: a large error type makes every return on the happy path
+/// move the whole `Result` through memory.
+type Built<T> = Result<T, Box<BuildError>>;
+
+/// Why a payload could not be built, with the JSON path filled in as the error travels up.
+pub(crate) struct BuildError {
+    pub offset: usize,
+    pub kind: BuildErrorKind,
+    /// Path segments, innermost first.
+    path: Vec<PathSegment>,
+}
+
+pub(crate) enum BuildErrorKind {
+    Json(JsonError),
+    WrongType { expected: String, found: &'static str },
+    MissingField(String),
+    Python(PyErr),
+}
+
+enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+impl BuildError {
+    #[cold]
+    fn new(offset: usize, kind: BuildErrorKind) -> Box<Self> {
+        Box::new(BuildError { offset, kind, path: Vec::new() })
+    }
+
+    #[cold]
+    fn python(error: PyErr) -> Box<Self> {
+        BuildError::new(0, BuildErrorKind::Python(error))
+    }
+
+    /// `$.choices[0].delta`: where in the document the error is.
+    pub(crate) fn path(&self) -> String {
+        let mut path = String::from("$");
+        for segment in self.path.iter().rev() {
+            match segment {
+                PathSegment::Key(key) => {
+                    path.push('.');
+                    path.push_str(key);
+                }
+                PathSegment::Index(index) => path.push_str(&format!("[{index}]")),
+            }
+        }
+        path
+    }
+
+    /// What went wrong, without the location.
+    pub(crate) fn description(&self) -> String {
+        match &self.kind {
+            BuildErrorKind::Json(error) => error.kind.to_string(),
+            BuildErrorKind::WrongType { expected, found } => format!("expected {expected}, found {found}"),
+            BuildErrorKind::MissingField(field) => format!("object is missing the required field `{field}`"),
+            BuildErrorKind::Python(error) => error.to_string(),
+        }
+    }
+}
+
+impl From<JsonError> for Box<BuildError> {
+    #[cold]
+    fn from(error: JsonError) -> Self {
+        BuildError::new(error.offset, BuildErrorKind::Json(error))
+    }
+}
+
+trait AtPath<T> {
+    fn at(self, segment: impl FnOnce() -> PathSegment) -> Built<T>;
+}
+
+impl<T> AtPath<T> for Built<T> {
+    #[inline]
+    fn at(self, segment: impl FnOnce() -> PathSegment) -> Built<T> {
+        self.map_err(|mut error| {
+            error.path.push(segment());
+            error
+        })
+    }
+}
+
+fn py_result<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> Built<Bound<'py, PyAny>> {
+    // SAFETY: `ptr` is a new reference or NULL with an exception set, as every caller passes.
+    unsafe { Bound::from_owned_ptr_or_err(py, ptr) }.map_err(BuildError::python)
+}
+
+/// Builds Python values from one payload; holds the scratch buffer reused across strings.
+pub(crate) struct Builder<'s> {
+    schema: &'s Schema,
+    scratch: Vec<u8>,
+    /// The last decoded document is an error report: a non-null top-level `error` member (OpenAI,
+    /// Groq, OpenRouter), or `"object": "error"` (vLLM, SGLang).
+    pub(crate) upstream_error: bool,
+}
+
+impl<'s> Builder<'s> {
+    pub(crate) fn new(schema: &'s Schema) -> Self {
+        Builder { schema, scratch: Vec::new(), upstream_error: false }
+    }
+
+    /// Decodes `data` as one JSON document of the root type.
+    pub(crate) fn decode<'py>(&mut self, py: Python<'py>, data: &[u8], root: Root) -> Built<Bound<'py, PyAny>> {
+        self.upstream_error = false;
+        let mut scanner = Scanner::new(data)?;
+        let value = self.build_struct(py, &mut scanner, self.schema.root(root), true)?;
+        scanner.end()?;
+        Ok(value)
+    }
+
+    /// Decodes `data` as plain Python values (dicts, lists, str, int, float, bool, None).
+    pub(crate) fn decode_any<'py>(&mut self, py: Python<'py>, data: &[u8]) -> Built<Bound<'py, PyAny>> {
+        let mut scanner = Scanner::new(data)?;
+        let value = self.build_any(py, &mut scanner)?;
+        scanner.end()?;
+        Ok(value)
+    }
+
+    fn build<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>, ty: &Ty) -> Built<Bound<'py, PyAny>> {
+        let accepts = match ty {
+            Ty::Any => return self.build_any(py, scanner),
+            Ty::Of(accepts) => accepts,
+        };
+        let kind = scanner.peek()?;
+        let offset = scanner.position();
+        match kind {
+            Kind::String if accepts.string => self.string(py, scanner),
+            Kind::Null if accepts.null => {
+                scanner.null()?;
+                Ok(py.None().into_bound(py))
+            }
+            Kind::Number if accepts.int || accepts.float => {
+                let number = scanner.number()?;
+                if number.integer && accepts.int {
+                    self.integer(py, number.text, number.as_i64())
+                } else if accepts.float {
+                    let value = number.as_f64()?;
+                    py_result(py, unsafe { ffi::PyFloat_FromDouble(value) })
+                } else {
+                    Err(BuildError::new(offset, BuildErrorKind::WrongType { expected: expected(accepts), found: "float" }))
+                }
+            }
+            Kind::Bool if accepts.boolean => Ok(pyo3::types::PyBool::new(py, scanner.boolean()?).to_owned().into_any()),
+            Kind::Array if accepts.list.is_some() => {
+                let item = accepts.list.as_ref().expect("checked by the guard");
+                self.list(py, scanner, |builder, py, scanner| builder.build(py, scanner, item))
+            }
+            Kind::Object => match &accepts.object {
+                Some(ObjectTy::Struct(index)) => self.build_struct(py, scanner, *index, false),
+                Some(ObjectTy::Dict(value)) => self.dict(py, scanner, value),
+                None => Err(wrong_type(offset, accepts, kind)),
+            },
+            _ => Err(wrong_type(offset, accepts, kind)),
+        }
+    }
+
+    fn build_any<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>) -> Built<Bound<'py, PyAny>> {
+        match scanner.peek()? {
+            Kind::String => self.string(py, scanner),
+            Kind::Null => {
+                scanner.null()?;
+                Ok(py.None().into_bound(py))
+            }
+            Kind::Bool => Ok(pyo3::types::PyBool::new(py, scanner.boolean()?).to_owned().into_any()),
+            Kind::Number => {
+                let number = scanner.number()?;
+                if number.integer {
+                    self.integer(py, number.text, number.as_i64())
+                } else {
+                    let value = number.as_f64()?;
+                    py_result(py, unsafe { ffi::PyFloat_FromDouble(value) })
+                }
+            }
+            Kind::Array => self.list(py, scanner, |builder, py, scanner| builder.build_any(py, scanner)),
+            Kind::Object => self.dict(py, scanner, &Ty::Any),
+        }
+    }
+
+    fn integer<'py>(&mut self, py: Python<'py>, text: &str, small: Option<i64>) -> Built<Bound<'py, PyAny>> {
+        if let Some(value) = small {
+            return py_result(py, unsafe { ffi::PyLong_FromLongLong(value) });
+        }
+        // Beyond i64: exact, through Python's own parser (providers send 64-bit unsigned seeds).
+        self.scratch.clear();
+        self.scratch.extend_from_slice(text.as_bytes());
+        self.scratch.push(0);
+        py_result(py, unsafe { ffi::PyLong_FromString(self.scratch.as_ptr().cast(), ptr::null_mut(), 10) })
+    }
+
+    fn string<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>) -> Built<Bound<'py, PyAny>> {
+        let value = scanner.string()?;
+        self.str_value(py, &value).map(Bound::into_any)
+    }
+
+    fn str_value<'py>(&mut self, py: Python<'py>, value: &JsonStr<'_>) -> Built<Bound<'py, PyString>> {
+        let bytes: &[u8] = if value.escaped {
+            self.scratch.clear();
+            value.unescape_into(&mut self.scratch)?;
+            &self.scratch
+        } else {
+            value.raw
+        };
+        if value.ascii && !value.escaped {
+            return ascii_str(py, bytes);
+        }
+        // SAFETY: valid UTF-8 (checked by the scanner, or produced by unescaping); new reference or NULL.
+        let ptr = unsafe { ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, ptr::null()) };
+        Ok(py_result(py, ptr)?.cast_into::<PyString>().map_err(|e| BuildError::python(e.into()))?)
+    }
+
+    fn list<'py>(
+        &mut self,
+        py: Python<'py>,
+        scanner: &mut Scanner<'_>,
+        mut item: impl FnMut(&mut Self, Python<'py>, &mut Scanner<'_>) -> Built<Bound<'py, PyAny>>,
+    ) -> Built<Bound<'py, PyAny>> {
+        scanner.begin_array()?;
+        let list = PyList::empty(py);
+        let mut first = true;
+        let mut index = 0;
+        while scanner.next_element(&mut first)? {
+            let value = item(self, py, scanner).at(|| PathSegment::Index(index))?;
+            list.append(value).map_err(BuildError::python)?;
+            index += 1;
+        }
+        Ok(list.into_any())
+    }
+
+    fn dict<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>, value_ty: &Ty) -> Built<Bound<'py, PyAny>> {
+        scanner.begin_object()?;
+        let dict = PyDict::new(py);
+        let mut first = true;
+        while let Some(key) = scanner.next_key(&mut first)? {
+            let key = self.str_value(py, &key)?;
+            let value = self.build(py, scanner, value_ty).at(|| PathSegment::Key(key.to_string()))?;
+            dict.set_item(key, value).map_err(BuildError::python)?;
+        }
+        Ok(dict.into_any())
+    }
+
+    fn build_struct<'py>(
+        &mut self,
+        py: Python<'py>,
+        scanner: &mut Scanner<'_>,
+        index: usize,
+        root: bool,
+    ) -> Built<Bound<'py, PyAny>> {
+        let schemas: &'s Schema = self.schema;
+        let schema = &schemas.structs[index];
+        let kind = scanner.peek()?;
+        let start = scanner.position();
+        if kind != Kind::Object {
+            return Err(BuildError::new(start, BuildErrorKind::WrongType { expected: "object".to_owned(), found: kind.name() }));
+        }
+        scanner.begin_object()?;
+        let mut values: [Option<Bound<'py, PyAny>>; MAX_FIELDS] = Default::default();
+        let mut extras: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::new();
+        let mut first = true;
+        // Providers send fields in the declared order: try the one after the last match first.
+        let mut next_field = 0;
+        while let Some(key) = scanner.next_key(&mut first)? {
+            let key_bytes: &[u8] = if key.escaped {
+                self.scratch.clear();
+                key.unescape_into(&mut self.scratch)?;
+                &self.scratch
+            } else {
+                key.raw
+            };
+            let found = find_field(&schema.fields, key_bytes, next_field);
+            let error_member = root && found.is_none() && key_bytes == b"error";
+            match found {
+                Some(position) => {
+                    let field = &schema.fields[position];
+                    if root && &*field.key == b"object" && scanner.peek()? == Kind::String {
+                        let mut probe = Scanner::at(scanner);
+                        self.upstream_error |= probe.string()?.raw == b"error";
+                    }
+                    let value = self.build(py, scanner, &field.ty).at(|| PathSegment::Key(String::from_utf8_lossy(&field.key).into_owned()))?;
+                    values[position] = Some(value);
+                    next_field = position + 1;
+                }
+                None => {
+                    let name = self.str_value(py, &key)?;
+                    if error_member {
+                        self.upstream_error |= scanner.peek()? != Kind::Null;
+                    }
+                    let value = self.build_any(py, scanner).at(|| PathSegment::Key(name.to_string()))?;
+                    extras.push((name, value));
+                }
+            }
+        }
+        let unset = self.schema.unset.bind(py);
+        let mut args: [*mut ffi::PyObject; MAX_FIELDS] = [ptr::null_mut(); MAX_FIELDS];
+        for (position, field) in schema.fields.iter().enumerate() {
+            args[position] = match &values[position] {
+                Some(value) => value.as_ptr(),
+                None if field.required => {
+                    let name = String::from_utf8_lossy(&field.key).into_owned();
+                    return Err(BuildError::new(start, BuildErrorKind::MissingField(name)));
+                }
+                None => unset.as_ptr(),
+            };
+        }
+        // SAFETY: `args` holds `fields.len()` borrowed references kept alive by `values` and `unset`
+        // for the duration of the call; the result is a new reference or NULL with an exception set.
+        let instance = unsafe {
+            ffi::PyObject_Vectorcall(schema.class.as_ptr(), args.as_ptr(), schema.fields.len(), ptr::null_mut())
+        };
+        let instance = py_result(py, instance).map_err(|mut error| {
+            error.offset = start;
+            error
+        })?;
+        for (name, value) in extras {
+            instance.setattr(name, value).map_err(BuildError::python)?;
+        }
+        Ok(instance)
+    }
+}
+
+fn find_field(fields: &[Field], key: &[u8], hint: usize) -> Option<usize> {
+    if fields.get(hint).is_some_and(|field| short_eq(&field.key, key)) {
+        return Some(hint);
+    }
+    fields.iter().position(|field| short_eq(&field.key, key))
+}
+
+/// Equality for short keys without a `memcmp` call (see `same_bytes` in sse.rs).
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A str from ASCII bytes: allocate the compact ASCII string and copy, skipping the decoder.
+fn ascii_str<'py>(py: Python<'py>, bytes: &[u8]) -> Built<Bound<'py, PyString>> {
+    // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII string of exactly `len` bytes, which we
+    // fill completely before anyone else sees it.
+    unsafe {
+        let ptr = ffi::PyUnicode_New(bytes.len() as ffi::Py_ssize_t, 127);
+        if ptr.is_null() {
+            return Err(BuildError::python(PyErr::fetch(py)));
+        }
+        ptr::copy_nonoverlapping(bytes.as_ptr(), ffi::PyUnicode_DATA(ptr).cast::<u8>(), bytes.len());
+        Ok(Bound::from_owned_ptr(py, ptr).cast_into_unchecked())
+    }
+}
+
+fn expected(accepts: &Accepts) -> String {
+    let mut names = Vec::new();
+    if accepts.string {
+        names.push("string");
+    }
+    if accepts.int {
+        names.push("integer");
+    }
+    if accepts.float {
+        names.push("number");
+    }
+    if accepts.boolean {
+        names.push("boolean");
+    }
+    if accepts.list.is_some() {
+        names.push("array");
+    }
+    if accepts.object.is_some() {
+        names.push("object");
+    }
+    if accepts.null {
+        names.push("null");
+    }
+    names.join(" or ")
+}
+
+#[cold]
+fn wrong_type(offset: usize, accepts: &Accepts, found: Kind) -> Box<BuildError> {
+    BuildError::new(offset, BuildErrorKind::WrongType { expected: expected(accepts), found: found.name() })
+}
