@@ -136,6 +136,8 @@ enum Format {
 /// Incremental decoder of a streamed Chat Completions response body into `ChatCompletionChunk`s.
 #[pyclass(module = "chatsse._core", name = "ChunkDecoder")]
 pub struct ChunkDecoder {
+    /// Kept across feeds: it caches the strings that repeat from chunk to chunk.
+    builder: Option<Builder<'static>>,
     format: Format,
     events: EventStreamDecoder,
     lines: JsonLinesSplitter,
@@ -162,6 +164,7 @@ impl ChunkDecoder {
             return Err(PyValueError::new_err("max_event_size must be at least 1 byte"));
         }
         Ok(ChunkDecoder {
+            builder: None,
             format,
             events: EventStreamDecoder::new(max_event_size),
             lines: JsonLinesSplitter::new(max_event_size),
@@ -249,15 +252,28 @@ impl ChunkDecoder {
         self.feed_framed(py, &held, chunks)
     }
 
+    fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
+        match self.builder.take() {
+            Some(builder) => Ok(builder),
+            None => Ok(Builder::new(Schema::get(py)?)),
+        }
+    }
+
     fn feed_framed(&mut self, py: Python<'_>, input: &[u8], chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut builder = Builder::new(Schema::get(py)?);
+        let mut builder = self.builder(py)?;
+        let result = self.feed_with(py, &mut builder, input, chunks);
+        self.builder = Some(builder);
+        result
+    }
+
+    fn feed_with(&mut self, py: Python<'_>, builder: &mut Builder<'static>, input: &[u8], chunks: &Bound<'_, PyList>) -> PyResult<()> {
         let mut failure: Option<PyErr> = None;
         let done = &mut self.done;
         match self.format {
             Format::JsonLines => {
                 let result = self.lines.feed(input, |line, offset| {
                     let payload = Payload { bytes: line, offset, event: "message" };
-                    on_payload(py, &mut builder, &payload, done, chunks)
+                    on_payload(py, builder, &payload, done, chunks)
                 });
                 match result {
                     Ok(()) => Ok(()),
@@ -272,7 +288,7 @@ impl ChunkDecoder {
                     }
                     let event_type = std::str::from_utf8(event.event_type()).unwrap_or("message");
                     let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type };
-                    if let Err(error) = on_payload(py, &mut builder, &payload, done, chunks) {
+                    if let Err(error) = on_payload(py, builder, &payload, done, chunks) {
                         failure = Some(error);
                     }
                 });
@@ -285,7 +301,7 @@ impl ChunkDecoder {
     }
 
     fn finish(&mut self, py: Python<'_>, chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut builder = Builder::new(Schema::get(py)?);
+        let mut builder = self.builder(py)?;
         let done = &mut self.done;
         let mut truncated_inside_payload = false;
         match self.format {

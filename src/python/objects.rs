@@ -47,6 +47,8 @@ struct Field {
     key: Box<[u8]>,
     ty: Ty,
     required: bool,
+    /// Index into `Builder::cache` when this field's string value repeats from chunk to chunk.
+    cache_slot: Option<usize>,
 }
 
 struct StructSchema {
@@ -54,9 +56,15 @@ struct StructSchema {
     fields: Vec<Field>,
 }
 
+/// Fields whose string values repeat across the chunks of one stream (the same id, model, role or
+/// tool type in every chunk): the Builder keeps their last Python str and reuses it when the bytes match.
+const REPEATING_FIELDS: &[&[u8]] =
+    &[b"id", b"object", b"model", b"system_fingerprint", b"service_tier", b"role", b"finish_reason", b"type", b"name"];
+
 /// The decodable types of `chatsse.types`, with what building needs of each.
 pub(crate) struct Schema {
     structs: Vec<StructSchema>,
+    cache_slots: usize,
     unset: Py<PyAny>,
     chunk: usize,
     completion: usize,
@@ -82,6 +90,7 @@ impl Schema {
         let inspect = py.import("msgspec.inspect")?;
         let mut schema = Schema {
             structs: Vec::new(),
+            cache_slots: 0,
             unset: msgspec.getattr("UNSET")?.unbind(),
             chunk: 0,
             completion: 0,
@@ -131,9 +140,15 @@ impl<'py> Loader<'_, 'py> {
             let field = field?;
             let key: String = field.getattr("encode_name")?.extract()?;
             let ty = self.ty(schema, &field.getattr("type")?)?;
+            let takes_string = matches!(&ty, Ty::Of(accepts) if accepts.string);
+            let cache_slot = (takes_string && REPEATING_FIELDS.contains(&key.as_bytes())).then(|| {
+                schema.cache_slots += 1;
+                schema.cache_slots - 1
+            });
             fields.push(Field {
                 key: key.into_bytes().into_boxed_slice(),
                 ty,
+                cache_slot,
                 required: field.getattr("required")?.extract()?,
             });
         }
@@ -276,6 +291,8 @@ fn py_result<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> Built<Bound<'py, 
 pub(crate) struct Builder<'s> {
     schema: &'s Schema,
     scratch: Vec<u8>,
+    /// Per repeating field: the raw bytes of its last value and the str made of them.
+    cache: Vec<Option<(Box<[u8]>, Py<PyString>)>>,
     /// The last decoded document is an error report: a non-null top-level `error` member (OpenAI,
     /// Groq, OpenRouter), or `"object": "error"` (vLLM, SGLang).
     pub(crate) upstream_error: bool,
@@ -283,7 +300,7 @@ pub(crate) struct Builder<'s> {
 
 impl<'s> Builder<'s> {
     pub(crate) fn new(schema: &'s Schema) -> Self {
-        Builder { schema, scratch: Vec::new(), upstream_error: false }
+        Builder { schema, scratch: Vec::new(), cache: (0..schema.cache_slots).map(|_| None).collect(), upstream_error: false }
     }
 
     /// Decodes `data` as one JSON document of the root type.
@@ -379,6 +396,19 @@ impl<'s> Builder<'s> {
         self.str_value(py, &value).map(Bound::into_any)
     }
 
+    /// A string of a repeating field: the cached str when the raw bytes are the same as last time.
+    fn repeating_string<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>, slot: usize) -> Built<Bound<'py, PyAny>> {
+        let value = scanner.string()?;
+        if let Some((raw, cached)) = &self.cache[slot] {
+            if short_eq(raw, value.raw) {
+                return Ok(cached.bind(py).clone().into_any());
+            }
+        }
+        let made = self.str_value(py, &value)?;
+        self.cache[slot] = Some((value.raw.into(), made.clone().unbind()));
+        Ok(made.into_any())
+    }
+
     fn str_value<'py>(&mut self, py: Python<'py>, value: &JsonStr<'_>) -> Built<Bound<'py, PyString>> {
         let bytes: &[u8] = if value.escaped {
             self.scratch.clear();
@@ -462,7 +492,11 @@ impl<'s> Builder<'s> {
                         let mut probe = Scanner::at(scanner);
                         self.upstream_error |= probe.string()?.raw == b"error";
                     }
-                    let value = self.build(py, scanner, &field.ty).at(|| PathSegment::Key(String::from_utf8_lossy(&field.key).into_owned()))?;
+                    let value = match field.cache_slot {
+                        Some(slot) if scanner.peek()? == Kind::String => self.repeating_string(py, scanner, slot),
+                        _ => self.build(py, scanner, &field.ty),
+                    };
+                    let value = value.at(|| PathSegment::Key(String::from_utf8_lossy(&field.key).into_owned()))?;
                     values[position] = Some(value);
                     next_field = position + 1;
                 }
