@@ -13,7 +13,7 @@ def main(path: str) -> None:
         report = json.load(file)
     groups: dict[str, list[tuple[str, float, dict]]] = defaultdict(list)
     for bench in report["benchmarks"]:
-        approach = bench["params"]["parser"]
+        approach = bench["params"]["approach"]
         groups[bench["group"]].append((approach, bench["stats"]["median"], bench["extra_info"]))
     for group, rows in groups.items():
         baseline = next(median for approach, median, _ in rows if approach == "chatsse")

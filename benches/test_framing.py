@@ -63,14 +63,14 @@ PARSERS: dict[str, Callable[[tuple[bytes, ...]], int]] = {
 WORKLOADS = {"long-answer": long_answer(), "1mib-line": one_mib_line()}
 
 
-@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("approach", PARSERS)
 @pytest.mark.parametrize("workload_name", WORKLOADS)
-def test_framing(benchmark, parser: str, workload_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_framing(benchmark, approach: str, workload_name: str) -> None:  # type: ignore[no-untyped-def]
     workload: Workload = WORKLOADS[workload_name]
-    run = PARSERS[parser]
+    run = PARSERS[approach]
     benchmark.group = f"framing: {workload.name}"
     benchmark.extra_info.update(events=workload.events, bytes=workload.size)
-    slow = parser != "chatsse" and workload_name == "1mib-line"
+    slow = approach != "chatsse" and workload_name == "1mib-line"
     if slow:
         count = benchmark.pedantic(run, args=(workload.pieces,), rounds=3, iterations=1)
     else:
