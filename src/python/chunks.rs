@@ -31,7 +31,7 @@ pub fn decode_completion<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyRe
 fn decode_document<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, root: Root) -> PyResult<Bound<'py, PyAny>> {
     let input = FeedInput::extract_document(data)?;
     let mut builder = Builder::new(Schema::get(py)?);
-    let payload = Payload { bytes: input.as_slice(), offset: 0, event: "message" };
+    let payload = Payload { bytes: input.as_slice(), offset: 0, event: "message", in_stream: false };
     payload.decode(py, &mut builder, root)
 }
 
@@ -41,6 +41,8 @@ struct Payload<'a> {
     /// Stream offset of `bytes[0]`.
     offset: u64,
     event: &'a str,
+    /// Part of a stream (else a single document, where offsets are positions).
+    in_stream: bool,
 }
 
 impl Payload<'_> {
@@ -78,10 +80,12 @@ impl Payload<'_> {
         let stream_offset = self.offset + position as u64;
         let excerpt = excerpt(self.bytes, position);
         let path = error.path();
-        let message = format!(
-            "{} at {path} (byte {position} of the payload, stream offset {stream_offset}): {excerpt}",
-            error.description()
-        );
+        let place = if self.in_stream {
+            format!("byte {position} of the payload at stream offset {}", self.offset)
+        } else {
+            format!("byte {position}")
+        };
+        let message = format!("{} at {path} ({place}): {excerpt}", error.description());
         package_error(
             py,
             "DecodeError",
@@ -110,7 +114,7 @@ fn is_error_report(py: Python<'_>, builder: &mut Builder<'_>, bytes: &[u8]) -> b
     error_member || object_error
 }
 
-/// The payload around `position`, as Python would show it (`repr`-like, quotes escaped).
+/// The payload around `position`, control characters escaped, with `>>>` marking the position.
 fn excerpt(bytes: &[u8], position: usize) -> String {
     let mut start = position.saturating_sub(EXCERPT_RADIUS);
     let mut end = (position + EXCERPT_RADIUS).min(bytes.len());
@@ -121,8 +125,29 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
     while end < bytes.len() && bytes[end] & 0xC0 == 0x80 {
         end += 1;
     }
-    let text = String::from_utf8_lossy(&bytes[start..end]);
-    format!("{}{:?}{}", if start > 0 { "..." } else { "" }, text, if end < bytes.len() { "..." } else { "" })
+    let mut mark = position;
+    while mark > start && mark < bytes.len() && bytes[mark] & 0xC0 == 0x80 {
+        mark -= 1;
+    }
+    let shown = |part: &[u8]| -> String {
+        String::from_utf8_lossy(part)
+            .chars()
+            .map(|c| match c {
+                '\n' => "\\n".to_owned(),
+                '\r' => "\\r".to_owned(),
+                '\t' => "\\t".to_owned(),
+                c if c.is_control() => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    format!(
+        "{}{}>>>{}{}",
+        if start > 0 { "..." } else { "" },
+        shown(&bytes[start..mark]),
+        shown(&bytes[mark..end]),
+        if end < bytes.len() { "..." } else { "" }
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +297,7 @@ impl ChunkDecoder {
         match self.format {
             Format::JsonLines => {
                 let result = self.lines.feed(input, |line, offset| {
-                    let payload = Payload { bytes: line, offset, event: "message" };
+                    let payload = Payload { bytes: line, offset, event: "message", in_stream: true };
                     on_payload(py, builder, &payload, done, chunks)
                 });
                 match result {
@@ -287,7 +312,7 @@ impl ChunkDecoder {
                         return;
                     }
                     let event_type = std::str::from_utf8(event.event_type()).unwrap_or("message");
-                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type };
+                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type, in_stream: true };
                     if let Err(error) = on_payload(py, builder, &payload, done, chunks) {
                         failure = Some(error);
                     }
@@ -307,7 +332,7 @@ impl ChunkDecoder {
         match self.format {
             Format::JsonLines => {
                 if let Some((line, offset)) = self.lines.finish() {
-                    let payload = Payload { bytes: &line, offset, event: "message" };
+                    let payload = Payload { bytes: &line, offset, event: "message", in_stream: true };
                     on_payload(py, &mut builder, &payload, done, chunks)?;
                 }
             }
@@ -315,7 +340,7 @@ impl ChunkDecoder {
                 let mut failure: Option<PyErr> = None;
                 let result = self.events.dispatch_unterminated(|event| {
                     let event_type = std::str::from_utf8(event.event_type()).unwrap_or("message");
-                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type };
+                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type, in_stream: true };
                     if let Err(error) = on_payload(py, &mut builder, &payload, done, chunks) {
                         failure = Some(error);
                     }
