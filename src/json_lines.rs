@@ -20,6 +20,11 @@ impl JsonLinesSplitter {
         JsonLinesSplitter { max_line_size, offset: 0, line: Vec::new(), line_start: 0, failed: None }
     }
 
+    /// Counts `n` bytes of the stream that the caller consumed itself (a BOM), so offsets stay right.
+    pub fn skip_bytes(&mut self, n: usize) {
+        self.offset += n as u64;
+    }
+
     /// Calls `on_line(line, stream_offset)` for each complete non-blank line of `input`.
     pub fn feed<E>(
         &mut self,

@@ -6,6 +6,7 @@
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;
+pub mod payload_stream;
 
 #[cfg(feature = "python")]
 mod python;

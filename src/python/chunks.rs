@@ -10,8 +10,8 @@ use pyo3::types::{PyList, PyString};
 
 use super::objects::{BuildError, BuildErrorKind, Builder, Root, Schema};
 use super::{frame_error, package_error, FeedInput};
-use crate::event_stream::{EventStreamDecoder, FrameError, DEFAULT_MAX_EVENT_SIZE};
-use crate::json_lines::{JsonLinesSplitter, LinesError};
+use crate::event_stream::{FrameError, DEFAULT_MAX_EVENT_SIZE};
+use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
 
 /// Characters of payload shown on each side of an error's position.
 const EXCERPT_RADIUS: usize = 40;
@@ -31,22 +31,26 @@ pub fn decode_completion<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyRe
 fn decode_document<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, root: Root) -> PyResult<Bound<'py, PyAny>> {
     let input = FeedInput::extract_document(data)?;
     let mut builder = Builder::new(Schema::get(py)?);
-    let payload = Payload { bytes: input.as_slice(), offset: 0, event: "message", in_stream: false };
+    let payload = Payload { bytes: input.as_slice(), offset: 0, error_event: false, in_stream: false };
     payload.decode(py, &mut builder, root)
 }
 
 /// One payload and where it came from, for error reports.
-struct Payload<'a> {
+pub(crate) struct Payload<'a> {
     bytes: &'a [u8],
     /// Stream offset of `bytes[0]`.
     offset: u64,
-    event: &'a str,
+    error_event: bool,
     /// Part of a stream (else a single document, where offsets are positions).
     in_stream: bool,
 }
 
-impl Payload<'_> {
-    fn decode<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
+impl<'a> Payload<'a> {
+    pub(crate) fn from_stream(payload: &StreamPayload<'a>) -> Self {
+        Payload { bytes: payload.bytes, offset: payload.offset, error_event: payload.error_event, in_stream: true }
+    }
+
+    pub(crate) fn decode<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
         match builder.decode(py, self.bytes, root) {
             Ok(_) if builder.upstream_error => Err(self.upstream_error(py)),
             Ok(value) => Ok(value),
@@ -61,18 +65,19 @@ impl Payload<'_> {
     }
 
     #[cold]
-    fn upstream_error(&self, py: Python<'_>) -> PyErr {
+    pub(crate) fn upstream_error(&self, py: Python<'_>) -> PyErr {
         let text = String::from_utf8_lossy(self.bytes).into_owned();
+        let event = if self.error_event { "error" } else { "message" };
         let build = || -> PyResult<PyErr> {
             let errors = py.import("chatsse._errors")?;
-            let error = errors.getattr("UpstreamError")?.call_method1("from_payload", (text, self.offset, self.event))?;
+            let error = errors.getattr("UpstreamError")?.call_method1("from_payload", (text, self.offset, event))?;
             Ok(PyErr::from_value(error))
         };
         build().unwrap_or_else(|failed| failed)
     }
 
     #[cold]
-    fn decode_error(&self, py: Python<'_>, error: Box<BuildError>) -> PyErr {
+    pub(crate) fn decode_error(&self, py: Python<'_>, error: Box<BuildError>) -> PyErr {
         if let BuildErrorKind::Python(error) = error.kind {
             return error;
         }
@@ -150,28 +155,13 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    /// Not decided yet: the first non-blank byte tells (`{` means JSON lines).
-    Auto,
-    Sse,
-    JsonLines,
-}
-
 /// Incremental decoder of a streamed Chat Completions response body into `ChatCompletionChunk`s.
 #[pyclass(module = "chatsse._core", name = "ChunkDecoder")]
 pub struct ChunkDecoder {
+    stream: PayloadStream,
     /// Kept across feeds: it caches the strings that repeat from chunk to chunk.
     builder: Option<Builder<'static>>,
-    format: Format,
-    events: EventStreamDecoder,
-    lines: JsonLinesSplitter,
-    /// Bytes held while the format is undecided (a BOM and blank space at most).
-    undecided: Vec<u8>,
     require_done: bool,
-    done: bool,
-    closed: bool,
-    offset: u64,
 }
 
 #[pymethods]
@@ -179,39 +169,22 @@ impl ChunkDecoder {
     #[new]
     #[pyo3(signature = (*, format = "auto", require_done = true, max_event_size = DEFAULT_MAX_EVENT_SIZE))]
     fn new(format: &str, require_done: bool, max_event_size: usize) -> PyResult<Self> {
-        let format = match format {
-            "auto" => Format::Auto,
-            "sse" => Format::Sse,
-            "jsonl" => Format::JsonLines,
-            other => return Err(PyValueError::new_err(format!("format must be 'auto', 'sse' or 'jsonl', not {other:?}"))),
-        };
-        if max_event_size == 0 {
-            return Err(PyValueError::new_err("max_event_size must be at least 1 byte"));
-        }
-        Ok(ChunkDecoder {
-            builder: None,
-            format,
-            events: EventStreamDecoder::new(max_event_size),
-            lines: JsonLinesSplitter::new(max_event_size),
-            undecided: Vec::new(),
-            require_done,
-            done: false,
-            closed: false,
-            offset: 0,
-        })
+        let stream = payload_stream(format, max_event_size)?;
+        Ok(ChunkDecoder { stream, builder: None, require_done })
     }
 
     /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
     /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        if self.closed {
-            return Err(package_error(py, "DecoderClosedError", FrameError::Closed.to_string(), &[]));
-        }
         let input = FeedInput::extract(data)?;
         let chunks = PyList::empty(py);
-        let result = self.feed_bytes(py, input.as_slice(), &chunks);
-        self.offset += input.as_slice().len() as u64;
-        result.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
+        let mut builder = self.builder(py)?;
+        let result = self.stream.feed(input.as_slice(), |payload| on_payload(py, &mut builder, &payload, &chunks));
+        self.builder = Some(builder);
+        match result {
+            Ok(()) => Ok(chunks),
+            Err(error) => Err(with_chunks(py, stream_error(py, error), &chunks)),
+        }
     }
 
     /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
@@ -219,185 +192,111 @@ impl ChunkDecoder {
     /// `[DONE]` (unless `require_done=False`) or inside a payload.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let chunks = PyList::empty(py);
-        if self.closed {
-            return Ok(chunks);
-        }
-        self.closed = true;
-        if self.format == Format::Auto {
-            // Only blank space (or nothing) arrived.
-            self.format = Format::Sse;
-        }
-        let result = self.finish(py, &chunks);
-        result.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
+        let mut builder = self.builder(py)?;
+        let mut cut_inside_payload = false;
+        let result = self.stream.finish(|payload| {
+            let decoded = on_payload(py, &mut builder, &payload, &chunks);
+            match decoded {
+                // A last event cut off mid-payload is a truncated stream, not bad data.
+                Err(error) if payload.unterminated && is_decode_error(py, &error) => {
+                    cut_inside_payload = true;
+                    Ok(())
+                }
+                other => other,
+            }
+        });
+        self.builder = Some(builder);
+        let ending = result.map_err(|error| stream_error(py, error)).and_then(|()| {
+            truncation(py, &self.stream, cut_inside_payload, self.require_done)
+        });
+        ending.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
     }
 
     /// True once `data: [DONE]` arrived.
     #[getter]
     fn done(&self) -> bool {
-        self.done
+        self.stream.done()
     }
 
     /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
     #[getter]
     fn format(&self) -> &'static str {
-        match self.format {
-            Format::Auto => "auto",
-            Format::Sse => "sse",
-            Format::JsonLines => "jsonl",
-        }
+        self.stream.format().name()
     }
 
     /// Bytes fed so far.
     #[getter]
     fn offset(&self) -> u64 {
-        self.offset
+        self.stream.offset()
     }
 
     fn __repr__(&self) -> String {
-        format!("ChunkDecoder(format={:?}, offset={}, done={})", self.format(), self.offset, if self.done { "True" } else { "False" })
+        format!(
+            "ChunkDecoder(format={:?}, offset={}, done={})",
+            self.format(),
+            self.stream.offset(),
+            if self.stream.done() { "True" } else { "False" }
+        )
     }
 }
 
 impl ChunkDecoder {
-    fn feed_bytes(&mut self, py: Python<'_>, input: &[u8], chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        if self.format != Format::Auto {
-            return self.feed_framed(py, input, chunks);
-        }
-        self.undecided.extend_from_slice(input);
-        let body = self.undecided.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&self.undecided);
-        let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
-            if self.undecided.len() > self.events.max_event_size() {
-                let error = FrameError::LineTooLong { limit: self.events.max_event_size(), line_start: 0 };
-                return Err(frame_error(py, &error, PyList::empty(py)));
-            }
-            return Ok(()); // only a BOM prefix or blank space so far
-        };
-        self.format = if *first == b'{' { Format::JsonLines } else { Format::Sse };
-        let held = std::mem::take(&mut self.undecided);
-        self.feed_framed(py, &held, chunks)
-    }
-
     fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
         match self.builder.take() {
             Some(builder) => Ok(builder),
             None => Ok(Builder::new(Schema::get(py)?)),
         }
     }
+}
 
-    fn feed_framed(&mut self, py: Python<'_>, input: &[u8], chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut builder = self.builder(py)?;
-        let result = self.feed_with(py, &mut builder, input, chunks);
-        self.builder = Some(builder);
-        result
+/// A payload stream from the Python-side options.
+pub(crate) fn payload_stream(format: &str, max_event_size: usize) -> PyResult<PayloadStream> {
+    let Some(format) = Format::from_name(format) else {
+        return Err(PyValueError::new_err(format!("format must be 'auto', 'sse' or 'jsonl', not {format:?}")));
+    };
+    if max_event_size == 0 {
+        return Err(PyValueError::new_err("max_event_size must be at least 1 byte"));
     }
+    Ok(PayloadStream::new(format, max_event_size))
+}
 
-    fn feed_with(&mut self, py: Python<'_>, builder: &mut Builder<'static>, input: &[u8], chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut failure: Option<PyErr> = None;
-        let done = &mut self.done;
-        match self.format {
-            Format::JsonLines => {
-                let result = self.lines.feed(input, |line, offset| {
-                    let payload = Payload { bytes: line, offset, event: "message", in_stream: true };
-                    on_payload(py, builder, &payload, done, chunks)
-                });
-                match result {
-                    Ok(()) => Ok(()),
-                    Err(LinesError::Line(error)) => Err(error),
-                    Err(LinesError::Frame(error)) => Err(frame_error(py, &error, PyList::empty(py))),
-                }
-            }
-            _ => {
-                let result = self.events.feed(input, |event| {
-                    if failure.is_some() {
-                        return;
-                    }
-                    let event_type = std::str::from_utf8(event.event_type()).unwrap_or("message");
-                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type, in_stream: true };
-                    if let Err(error) = on_payload(py, builder, &payload, done, chunks) {
-                        failure = Some(error);
-                    }
-                });
-                if let Some(error) = failure {
-                    return Err(error);
-                }
-                result.map_err(|error| frame_error(py, &error, PyList::empty(py)))
-            }
-        }
-    }
-
-    fn finish(&mut self, py: Python<'_>, chunks: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut builder = self.builder(py)?;
-        let done = &mut self.done;
-        let mut truncated_inside_payload = false;
-        match self.format {
-            Format::JsonLines => {
-                if let Some((line, offset)) = self.lines.finish() {
-                    let payload = Payload { bytes: &line, offset, event: "message", in_stream: true };
-                    on_payload(py, &mut builder, &payload, done, chunks)?;
-                }
-            }
-            _ => {
-                let mut failure: Option<PyErr> = None;
-                let result = self.events.dispatch_unterminated(|event| {
-                    let event_type = std::str::from_utf8(event.event_type()).unwrap_or("message");
-                    let payload = Payload { bytes: event.data, offset: event.data_offset, event: event_type, in_stream: true };
-                    if let Err(error) = on_payload(py, &mut builder, &payload, done, chunks) {
-                        failure = Some(error);
-                    }
-                });
-                self.events.close();
-                result.map_err(|error| frame_error(py, &error, PyList::empty(py)))?;
-                if let Some(error) = failure {
-                    // A last event cut off mid-payload is a truncated stream, not bad data.
-                    let is_decode_error = error.get_type(py).name().is_ok_and(|name| name == "DecodeError");
-                    if is_decode_error && !*done {
-                        truncated_inside_payload = true;
-                    } else {
-                        return Err(error);
-                    }
-                }
-            }
-        }
-        if truncated_inside_payload || (self.require_done && !self.done) {
-            let message = if truncated_inside_payload {
-                format!("the stream ended inside an event, at stream offset {}", self.offset)
-            } else {
-                format!("the stream ended without data: [DONE], at stream offset {}", self.offset)
-            };
-            let offset = self.offset.into_pyobject(py)?.into_any();
-            return Err(package_error(py, "TruncatedStreamError", message, &[("offset", offset)]));
-        }
-        Ok(())
+/// The Python exception for a failure of the payload stream.
+pub(crate) fn stream_error(py: Python<'_>, error: StreamError<PyErr>) -> PyErr {
+    match error {
+        StreamError::Payload(error) => error,
+        StreamError::Frame(FrameError::Closed) => package_error(py, "DecoderClosedError", FrameError::Closed.to_string(), &[]),
+        StreamError::Frame(error) => frame_error(py, &error, PyList::empty(py)),
     }
 }
 
-/// One payload of the stream: `[DONE]`, an error, a keep-alive, or a chunk.
-fn on_payload(
-    py: Python<'_>,
-    builder: &mut Builder<'_>,
-    payload: &Payload<'_>,
-    done: &mut bool,
-    chunks: &Bound<'_, PyList>,
-) -> PyResult<()> {
-    if *done {
-        return Ok(()); // nothing after [DONE] belongs to the response
-    }
-    let trimmed = payload.bytes.trim_ascii();
-    if trimmed == b"[DONE]" {
-        *done = true;
+pub(crate) fn is_decode_error(py: Python<'_>, error: &PyErr) -> bool {
+    error.get_type(py).name().is_ok_and(|name| name == "DecodeError")
+}
+
+/// TruncatedStreamError when the body ended inside a payload, or without `[DONE]` when it is required.
+pub(crate) fn truncation(py: Python<'_>, stream: &PayloadStream, cut_inside_payload: bool, require_done: bool) -> PyResult<()> {
+    let message = if cut_inside_payload {
+        format!("the stream ended inside an event, at stream offset {}", stream.offset())
+    } else if require_done && !stream.done() {
+        format!("the stream ended without data: [DONE], at stream offset {}", stream.offset())
+    } else {
         return Ok(());
-    }
-    if payload.event == "error" {
+    };
+    let offset = stream.offset().into_pyobject(py)?.into_any();
+    Err(package_error(py, "TruncatedStreamError", message, &[("offset", offset)]))
+}
+
+/// One payload: an error report or a chunk.
+fn on_payload(py: Python<'_>, builder: &mut Builder<'_>, payload: &StreamPayload<'_>, chunks: &Bound<'_, PyList>) -> PyResult<()> {
+    let payload = Payload::from_stream(payload);
+    if payload.error_event {
         return Err(payload.upstream_error(py));
-    }
-    if trimmed.is_empty() {
-        return Ok(()); // `data:` with nothing: a keep-alive some gateways send
     }
     chunks.append(payload.decode(py, builder, Root::Chunk)?)
 }
 
 /// Attaches the chunks completed before an error to it, so that nothing is lost.
-fn with_chunks(py: Python<'_>, error: PyErr, chunks: &Bound<'_, PyList>) -> PyErr {
+pub(crate) fn with_chunks(py: Python<'_>, error: PyErr, chunks: &Bound<'_, PyList>) -> PyErr {
     let _ = error.value(py).setattr("chunks", chunks);
     error
 }

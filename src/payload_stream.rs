@@ -1,0 +1,301 @@
+//! From a streamed response body to its chunk payloads: the rules shared by every consumer of a chat
+//! stream (the typed chunk decoder, the accumulator).
+//!
+//! - Format: SSE (`data:` events) or JSON lines (one chunk per line), chosen by the caller or detected
+//!   from the first byte that is not a BOM or blank space (`{` means JSON lines).
+//! - `[DONE]` ends the response: later payloads are ignored.
+//! - Empty payloads (`data:` alone, a keep-alive some gateways send) are skipped.
+//! - An `event: error` frame is reported as such, whatever its data.
+//! - At the end, a last event that lacks only its blank line is still delivered (marked `unterminated`):
+//!   `data: [DONE]\n` at the very end of a body happens, and losing the last chunk helps nobody.
+
+use crate::event_stream::{EventStreamDecoder, FrameError};
+use crate::json_lines::{JsonLinesSplitter, LinesError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Not decided yet.
+    Auto,
+    Sse,
+    JsonLines,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Sse => "sse",
+            Format::JsonLines => "jsonl",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "auto" => Some(Format::Auto),
+            "sse" => Some(Format::Sse),
+            "jsonl" => Some(Format::JsonLines),
+            _ => None,
+        }
+    }
+}
+
+/// One payload of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload<'a> {
+    pub bytes: &'a [u8],
+    /// Stream offset of `bytes[0]` (exact for single-line data, which is every real chat stream).
+    pub offset: u64,
+    /// An `event: error` frame: the provider reports a failure, whatever the data says.
+    pub error_event: bool,
+    /// Delivered at the end of the body although no blank line (or line ending) ended it.
+    pub unterminated: bool,
+}
+
+#[derive(Debug)]
+pub enum StreamError<E> {
+    Frame(FrameError),
+    Payload(E),
+}
+
+#[derive(Debug, Clone)]
+pub struct PayloadStream {
+    format: Format,
+    events: EventStreamDecoder,
+    lines: JsonLinesSplitter,
+    /// Bytes held while the format is undecided (a BOM and blank space at most).
+    undecided: Vec<u8>,
+    done: bool,
+    closed: bool,
+    offset: u64,
+}
+
+impl PayloadStream {
+    pub fn new(format: Format, max_event_size: usize) -> Self {
+        PayloadStream {
+            format,
+            events: EventStreamDecoder::new(max_event_size),
+            lines: JsonLinesSplitter::new(max_event_size),
+            undecided: Vec::new(),
+            done: false,
+            closed: false,
+            offset: 0,
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// `[DONE]` arrived.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn max_event_size(&self) -> usize {
+        self.events.max_event_size()
+    }
+
+    /// Parses the next piece of the body, calling `on_payload` for each payload it completes.
+    pub fn feed<E>(
+        &mut self,
+        input: &[u8],
+        mut on_payload: impl FnMut(Payload<'_>) -> Result<(), E>,
+    ) -> Result<(), StreamError<E>> {
+        if self.closed {
+            return Err(StreamError::Frame(FrameError::Closed));
+        }
+        let result = if self.format == Format::Auto {
+            self.feed_undecided(input, &mut on_payload)
+        } else {
+            self.feed_framed(input, &mut on_payload)
+        };
+        self.offset += input.len() as u64;
+        result
+    }
+
+    fn feed_undecided<E>(
+        &mut self,
+        input: &[u8],
+        on_payload: &mut impl FnMut(Payload<'_>) -> Result<(), E>,
+    ) -> Result<(), StreamError<E>> {
+        self.undecided.extend_from_slice(input);
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if self.undecided.len() < BOM.len() && BOM.starts_with(&self.undecided) {
+            return Ok(()); // maybe the start of a BOM: wait for more
+        }
+        let body = self.undecided.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&self.undecided);
+        let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
+            if self.undecided.len() > self.max_event_size() {
+                let limit = self.max_event_size();
+                return Err(StreamError::Frame(FrameError::LineTooLong { limit, line_start: 0 }));
+            }
+            return Ok(());
+        };
+        self.format = if *first == b'{' { Format::JsonLines } else { Format::Sse };
+        let held = std::mem::take(&mut self.undecided);
+        if self.format == Format::JsonLines && held.starts_with(BOM) {
+            // The SSE framer drops a BOM itself; the line splitter is told to step over it.
+            self.lines.skip_bytes(BOM.len());
+            return self.feed_framed(&held[BOM.len()..], on_payload);
+        }
+        self.feed_framed(&held, on_payload)
+    }
+
+    fn feed_framed<E>(
+        &mut self,
+        input: &[u8],
+        on_payload: &mut impl FnMut(Payload<'_>) -> Result<(), E>,
+    ) -> Result<(), StreamError<E>> {
+        let done = &mut self.done;
+        if self.format == Format::JsonLines {
+            return self
+                .lines
+                .feed(input, |line, offset| {
+                    let payload = Payload { bytes: line, offset, error_event: false, unterminated: false };
+                    deliver(payload, done, on_payload)
+                })
+                .map_err(|error| match error {
+                    LinesError::Frame(error) => StreamError::Frame(error),
+                    LinesError::Line(error) => StreamError::Payload(error),
+                });
+        }
+        let mut failure = None;
+        let framed = self.events.feed(input, |event| {
+            if failure.is_some() {
+                return;
+            }
+            let payload = Payload {
+                bytes: event.data,
+                offset: event.data_offset,
+                error_event: event.event_type() == b"error",
+                unterminated: false,
+            };
+            if let Err(error) = deliver(payload, done, on_payload) {
+                failure = Some(error);
+            }
+        });
+        if let Some(error) = failure {
+            return Err(StreamError::Payload(error));
+        }
+        framed.map_err(StreamError::Frame)
+    }
+
+    /// Ends the body: delivers a last event (or line) that nothing terminated. Later feeds fail.
+    pub fn finish<E>(&mut self, mut on_payload: impl FnMut(Payload<'_>) -> Result<(), E>) -> Result<(), StreamError<E>> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let done = &mut self.done;
+        match self.format {
+            Format::Auto => Ok(()), // nothing but blank space arrived
+            Format::JsonLines => match self.lines.finish() {
+                Some((line, offset)) => {
+                    let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true };
+                    deliver(payload, done, &mut on_payload).map_err(StreamError::Payload)
+                }
+                None => Ok(()),
+            },
+            Format::Sse => {
+                let mut failure = None;
+                let result = self.events.dispatch_unterminated(|event| {
+                    let payload = Payload {
+                        bytes: event.data,
+                        offset: event.data_offset,
+                        error_event: event.event_type() == b"error",
+                        unterminated: true,
+                    };
+                    if let Err(error) = deliver(payload, done, &mut on_payload) {
+                        failure = Some(error);
+                    }
+                });
+                self.events.close();
+                if let Some(error) = failure {
+                    return Err(StreamError::Payload(error));
+                }
+                result.map_err(StreamError::Frame)
+            }
+        }
+    }
+}
+
+/// The per-payload rules: nothing after `[DONE]`, `[DONE]` itself ends, empty payloads are skipped.
+fn deliver<E>(
+    payload: Payload<'_>,
+    done: &mut bool,
+    on_payload: &mut impl FnMut(Payload<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    if *done {
+        return Ok(());
+    }
+    let trimmed = payload.bytes.trim_ascii();
+    if trimmed == b"[DONE]" {
+        *done = true;
+        return Ok(());
+    }
+    if trimmed.is_empty() && !payload.error_event {
+        return Ok(());
+    }
+    on_payload(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payloads(format: Format, pieces: &[&[u8]]) -> (Vec<(String, u64, bool, bool)>, bool, Format) {
+        let mut stream = PayloadStream::new(format, 1024);
+        let mut out = Vec::new();
+        let mut collect = |p: Payload<'_>| -> Result<(), ()> {
+            out.push((String::from_utf8_lossy(p.bytes).into_owned(), p.offset, p.error_event, p.unterminated));
+            Ok(())
+        };
+        for piece in pieces {
+            stream.feed(piece, &mut collect).unwrap();
+        }
+        stream.finish(&mut collect).unwrap();
+        (out, stream.done(), stream.format())
+    }
+
+    #[test]
+    fn sse_payloads_stop_at_done() {
+        let body = b": hi\n\ndata: {\"a\":1}\n\ndata:\n\nevent: error\ndata: oops\n\ndata: [DONE]\n\ndata: {\"late\":1}\n\n";
+        let (out, done, format) = payloads(Format::Auto, &[body]);
+        assert_eq!(format, Format::Sse);
+        assert!(done);
+        assert_eq!(out, vec![("{\"a\":1}".into(), 12, false, false), ("oops".into(), 47, true, false)]);
+    }
+
+    #[test]
+    fn json_lines_are_detected_after_bom_and_blank_space() {
+        let (out, done, format) = payloads(Format::Auto, &[b"\xEF\xBB", b"\xBF \n", b"{\"a\":1}\r\n\n{\"b\":2}"]);
+        assert_eq!(format, Format::JsonLines);
+        assert!(!done);
+        assert_eq!(out, vec![("{\"a\":1}".into(), 5, false, false), ("{\"b\":2}".into(), 15, false, true)]);
+    }
+
+    #[test]
+    fn unterminated_done_still_ends_the_stream() {
+        let (out, done, _) = payloads(Format::Sse, &[b"data: {}\n\ndata: [DONE]\n"]);
+        assert!(done);
+        assert_eq!(out, vec![("{}".into(), 6, false, false)]);
+    }
+
+    #[test]
+    fn unterminated_payload_is_marked() {
+        let (out, done, _) = payloads(Format::Sse, &[b"data: {}\n\ndata: {\"x\""]);
+        assert!(!done);
+        assert_eq!(out[1], ("{\"x\"".into(), 16, false, true));
+    }
+
+    #[test]
+    fn feed_after_finish_fails() {
+        let mut stream = PayloadStream::new(Format::Sse, 64);
+        stream.finish(|_| Ok::<(), ()>(())).unwrap();
+        assert!(matches!(stream.feed(b"data: x\n\n", |_| Ok::<(), ()>(())), Err(StreamError::Frame(FrameError::Closed))));
+    }
+}
