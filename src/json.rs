@@ -222,6 +222,12 @@ impl<'a> Scanner<'a> {
         Ok(Scanner { input, pos: 0, depth: 0 })
     }
 
+    /// A scanner over `input` (already checked by `Scanner::new`) starting at `pos`: to read again a
+    /// value whose place was noted during an earlier pass.
+    pub fn resume(input: &'a [u8], pos: usize) -> Scanner<'a> {
+        Scanner { input, pos, depth: 0 }
+    }
+
     /// A second scanner at the same place, to look ahead without moving this one.
     pub fn at(other: &Scanner<'a>) -> Scanner<'a> {
         Scanner { input: other.input, pos: other.pos, depth: other.depth }

@@ -3,6 +3,7 @@
 //! The modules below are pure Rust and know nothing of Python; `python` (behind the `python` feature,
 //! which maturin turns on) is the one place that turns them into Python objects.
 
+pub mod accumulate;
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;

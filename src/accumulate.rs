@@ -1,0 +1,930 @@
+//! Merging streamed chunks into the completion the same request would have returned without `stream`.
+//!
+//! Each chunk payload is scanned once and merged in place; no chunk is kept. The rules (README,
+//! "Accumulator"), each in one place below:
+//! - choices are keyed by `index` (their position in `choices` when a provider omits it);
+//! - in a delta, strings concatenate, except the identifying keys of `SET_ONCE_KEYS`, which keep their
+//!   first non-empty value; numbers and booleans: the last value; objects merge key by key; lists of
+//!   objects that carry an `index` merge element by element, other lists extend;
+//! - outside deltas (the chunk's and the choice's own members): the last non-null value, objects merging
+//!   key by key; except `id`, `created`, `model`, `system_fingerprint`, `service_tier`: the first
+//!   non-empty value (a filter preamble with an empty id must not win);
+//! - an explicit `null` never changes a value (a key seen only as null is kept as null);
+//! - tool calls are matched by `index`, else by `id`, else continue the latest call; a different
+//!   non-empty `id` at a taken index starts a new call;
+//! - `content` arriving as a list of typed parts (Mistral) turns the text so far into a text part;
+//! - `logprobs.content`, `logprobs.refusal` and `annotations` extend;
+//! - `obfuscation` (stream-only padding) is dropped.
+
+use std::ops::Range;
+
+use crate::json::{JsonError, JsonErrorKind, Kind, Scanner};
+
+/// Keys whose string value identifies rather than accumulates: set once, never concatenated.
+const SET_ONCE_KEYS: &[&str] = &["id", "index", "type", "name", "role", "format", "object"];
+
+/// Top-level members taken from the first chunk that has them non-empty.
+const FIRST_NON_EMPTY: &[&str] = &["id", "created", "model", "system_fingerprint", "service_tier"];
+
+/// Declared order of a completion's members (chatsse.types.ChatCompletion), then of a message's.
+const COMPLETION_ORDER: &[&str] = &["id", "object", "created", "model", "choices", "usage", "service_tier", "system_fingerprint"];
+const MESSAGE_ORDER: &[&str] = &[
+    "role", "content", "refusal", "reasoning_content", "reasoning", "name", "tool_calls", "function_call", "annotations", "audio",
+];
+const TOOL_CALL_ORDER: &[&str] = &["id", "type", "function", "custom"];
+
+/// A JSON value being accumulated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A number, boolean or null, as its JSON text (numbers stay exact).
+    Raw(Box<str>),
+    /// A string, unescaped.
+    Str(String),
+    Array(Vec<Value>),
+    Object(Fields),
+}
+
+pub type Fields = Vec<(String, Value)>;
+
+impl Value {
+    fn null() -> Value {
+        Value::Raw("null".into())
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Value::Raw(text) if &**text == "null")
+    }
+
+    fn field<'v>(&'v self, key: &str) -> Option<&'v Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Inside a delta: strings concatenate, lists extend.
+    Delta,
+    /// A member of the chunk or the choice: the last non-null value wins.
+    Snapshot,
+}
+
+fn merge(target: &mut Value, incoming: Value, key: &str, mode: Mode) {
+    if incoming.is_null() {
+        return;
+    }
+    match (target, incoming) {
+        (Value::Str(current), Value::Str(text)) => {
+            if mode == Mode::Snapshot || current.is_empty() {
+                *current = text;
+            } else if !SET_ONCE_KEYS.contains(&key) {
+                current.push_str(&text);
+            }
+        }
+        (Value::Object(current), Value::Object(fields)) => merge_fields(current, fields, mode),
+        (Value::Array(current), Value::Array(items)) if mode == Mode::Delta => merge_list(current, items),
+        (target, incoming) => *target = incoming,
+    }
+}
+
+fn merge_fields(current: &mut Fields, incoming: Fields, mode: Mode) {
+    for (key, value) in incoming {
+        match current.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, existing)) => merge(existing, value, &key, mode),
+            None => current.push((key, value)),
+        }
+    }
+}
+
+/// Lists in a delta: objects carrying an `index` merge with the element of the same index; the rest
+/// extend the list.
+fn merge_list(current: &mut Vec<Value>, items: Vec<Value>) {
+    for item in items {
+        let index = item.field("index").cloned();
+        let existing = index.and_then(|index| current.iter_mut().find(|element| element.field("index") == Some(&index)));
+        match existing {
+            Some(element) => merge(element, item, "", Mode::Delta),
+            None => current.push(item),
+        }
+    }
+}
+
+/// Why a chunk could not be merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccumulateError {
+    /// Byte offset in the payload.
+    pub offset: usize,
+    pub path: String,
+    pub message: String,
+}
+
+impl From<JsonError> for AccumulateError {
+    fn from(error: JsonError) -> Self {
+        AccumulateError { offset: error.offset, path: "$".to_owned(), message: error.kind.to_string() }
+    }
+}
+
+fn wrong_type(offset: usize, path: &str, expected: &str, found: Kind) -> AccumulateError {
+    AccumulateError { offset, path: path.to_owned(), message: format!("expected {expected}, found {}", found.name()) }
+}
+
+/// What a merged chunk says about the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkOutcome {
+    /// The chunk reports an error: a non-null `error` member, or `"object": "error"`.
+    pub upstream_error: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Content {
+    #[default]
+    Absent,
+    Null,
+    Text(String),
+    Parts(Vec<Value>),
+}
+
+/// A list that only grows, kept as the JSON text of its elements (logprobs: never merged inside).
+#[derive(Debug, Clone, Default)]
+enum RawList {
+    #[default]
+    Absent,
+    Null,
+    Items(String),
+}
+
+impl RawList {
+    fn extend(&mut self, element: &str) {
+        match self {
+            RawList::Items(items) => {
+                items.push(',');
+                items.push_str(element);
+            }
+            _ => *self = RawList::Items(element.to_owned()),
+        }
+    }
+
+    fn saw_null(&mut self) {
+        if matches!(self, RawList::Absent) {
+            *self = RawList::Null;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ToolCall {
+    index: Option<i64>,
+    id: String,
+    fields: Fields,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Message {
+    /// Members other than content, tool calls and annotations, in arrival order.
+    fields: Fields,
+    content: Content,
+    /// None: never seen; Some(empty) with `tool_calls_null`: seen only as null.
+    tool_calls: Option<Vec<ToolCall>>,
+    annotations: RawList,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Logprobs {
+    seen: bool,
+    null_only: bool,
+    content: RawList,
+    refusal: RawList,
+    fields: Fields,
+}
+
+#[derive(Debug, Clone)]
+struct Choice {
+    index: i64,
+    message: Message,
+    finish_reason: Option<Value>,
+    logprobs: Logprobs,
+    fields: Fields,
+}
+
+/// The completion so far.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    /// FIRST_NON_EMPTY members, as JSON text.
+    first: Vec<(&'static str, Box<str>)>,
+    usage: Option<Value>,
+    choices: Vec<Choice>,
+    /// Other top-level members (snapshot rule).
+    fields: Fields,
+    chunks: u64,
+    scratch: Vec<u8>,
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Chunks merged so far.
+    pub fn chunks(&self) -> u64 {
+        self.chunks
+    }
+
+    /// The usage member as JSON text, once a non-null one arrived.
+    pub fn usage_json(&self) -> Option<String> {
+        self.usage.as_ref().filter(|usage| !usage.is_null()).map(|usage| {
+            let mut out = String::new();
+            write_value(&mut out, usage);
+            out
+        })
+    }
+
+    /// At least one choice, and every choice has a finish reason.
+    pub fn all_finished(&self) -> bool {
+        !self.choices.is_empty() && self.choices.iter().all(|choice| choice.finish_reason.as_ref().is_some_and(|r| !r.is_null()))
+    }
+
+    /// Merges one chunk payload. On error nothing of this chunk's members after the failure point is
+    /// merged; what came before it is (a chunk is merged as it is read).
+    pub fn add(&mut self, payload: &[u8]) -> Result<ChunkOutcome, AccumulateError> {
+        let mut scanner = Scanner::new(payload)?;
+        let mut outcome = ChunkOutcome::default();
+        let kind = scanner.peek()?;
+        if kind != Kind::Object {
+            return Err(wrong_type(scanner.position(), "$", "object", kind));
+        }
+        scanner.begin_object()?;
+        let mut first = true;
+        while let Some(key) = scanner.next_key(&mut first)? {
+            let key = self.key(&key)?;
+            match key.as_str() {
+                "choices" => self.add_choices(&mut scanner)?,
+                "usage" => {
+                    // The last non-null usage replaces the earlier one whole: counts are totals.
+                    let value = parse_value(&mut scanner, &mut self.scratch)?;
+                    if !value.is_null() || self.usage.is_none() {
+                        self.usage = Some(value);
+                    }
+                }
+                "object" => {
+                    let value = parse_value(&mut scanner, &mut self.scratch)?;
+                    outcome.upstream_error |= value == Value::Str("error".to_owned());
+                }
+                "obfuscation" => {
+                    scanner.skip()?;
+                }
+                "error" => {
+                    let value = parse_value(&mut scanner, &mut self.scratch)?;
+                    outcome.upstream_error |= !value.is_null();
+                    merge_member(&mut self.fields, key, value, Mode::Snapshot);
+                }
+                name => {
+                    if let Some(slot) = FIRST_NON_EMPTY.iter().find(|candidate| **candidate == name) {
+                        let start = scanner.skip()?;
+                        let text = std::str::from_utf8(&payload[start..scanner.position()]).unwrap_or_default();
+                        let empty = matches!(text, "\"\"" | "0" | "null");
+                        if !empty && !self.first.iter().any(|(known, _)| known == slot) {
+                            self.first.push((slot, text.into()));
+                        }
+                    } else {
+                        let value = parse_value(&mut scanner, &mut self.scratch)?;
+                        merge_member(&mut self.fields, key, value, Mode::Snapshot);
+                    }
+                }
+            }
+        }
+        scanner.end()?;
+        self.chunks += 1;
+        Ok(outcome)
+    }
+
+    fn key(&mut self, key: &crate::json::JsonStr<'_>) -> Result<String, AccumulateError> {
+        self.scratch.clear();
+        key.unescape_into(&mut self.scratch)?;
+        Ok(String::from_utf8_lossy(&self.scratch).into_owned())
+    }
+
+    fn add_choices(&mut self, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
+        match scanner.peek()? {
+            Kind::Null => return Ok(scanner.null()?),
+            Kind::Array => {}
+            kind => return Err(wrong_type(scanner.position(), "$.choices", "array", kind)),
+        }
+        scanner.begin_array()?;
+        let mut first = true;
+        let mut position = 0;
+        while scanner.next_element(&mut first)? {
+            self.add_choice(scanner, position)?;
+            position += 1;
+        }
+        Ok(())
+    }
+
+    /// One choice of a chunk. Its `index` may come after its delta (Azure sorts keys), so the first
+    /// pass notes where each member is, and merging follows.
+    fn add_choice(&mut self, scanner: &mut Scanner<'_>, position: i64) -> Result<(), AccumulateError> {
+        let input = scanner.input();
+        let path = || format!("$.choices[{position}]");
+        let kind = scanner.peek()?;
+        if kind != Kind::Object {
+            return Err(wrong_type(scanner.position(), &path(), "object", kind));
+        }
+        scanner.begin_object()?;
+        let mut index = None;
+        let mut members: Vec<(String, Range<usize>)> = Vec::new();
+        let mut first = true;
+        while let Some(key) = scanner.next_key(&mut first)? {
+            let key = self.key(&key)?;
+            if key == "index" {
+                let at = scanner.position();
+                match scanner.peek()? {
+                    Kind::Number => match scanner.number()?.as_i64() {
+                        Some(value) => index = Some(value),
+                        None => return Err(wrong_type(at, &format!("{}.index", path()), "integer", Kind::Number)),
+                    },
+                    Kind::Null => scanner.null()?,
+                    kind => return Err(wrong_type(at, &format!("{}.index", path()), "integer", kind)),
+                }
+                continue;
+            }
+            let start = scanner.skip()?;
+            members.push((key, start..scanner.position()));
+        }
+        let index = index.unwrap_or(position);
+        let choice = match self.choices.iter().position(|choice| choice.index == index) {
+            Some(found) => found,
+            None => {
+                self.choices.push(Choice {
+                    index,
+                    message: Message::default(),
+                    finish_reason: None,
+                    logprobs: Logprobs::default(),
+                    fields: Fields::new(),
+                });
+                self.choices.len() - 1
+            }
+        };
+        for (key, span) in members {
+            let mut value_scanner = Scanner::resume(input, span.start);
+            let choice = &mut self.choices[choice];
+            match key.as_str() {
+                // "message" in a chunk: some gateways send the whole message that way.
+                "delta" | "message" => merge_delta(&mut choice.message, &mut value_scanner, &mut self.scratch, &path)?,
+                "finish_reason" => {
+                    let value = parse_value(&mut value_scanner, &mut self.scratch)?;
+                    match &mut choice.finish_reason {
+                        Some(reason) => merge(reason, value, "finish_reason", Mode::Snapshot),
+                        None => choice.finish_reason = Some(value),
+                    }
+                }
+                "logprobs" => merge_logprobs(&mut choice.logprobs, &mut value_scanner, &mut self.scratch)?,
+                _ => {
+                    let value = parse_value(&mut value_scanner, &mut self.scratch)?;
+                    merge_member(&mut choice.fields, key, value, Mode::Snapshot);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The completion as compact JSON, members in the order of chatsse.types.ChatCompletion, then the
+    /// undeclared ones in arrival order.
+    pub fn write_json(&self, out: &mut String) {
+        out.push('{');
+        let mut comma = Comma::default();
+        for key in COMPLETION_ORDER {
+            match *key {
+                "object" => {
+                    comma.key(out, "object");
+                    out.push_str("\"chat.completion\"");
+                }
+                "choices" => {
+                    comma.key(out, "choices");
+                    let mut choices: Vec<&Choice> = self.choices.iter().collect();
+                    choices.sort_by_key(|choice| choice.index);
+                    out.push('[');
+                    for (n, choice) in choices.into_iter().enumerate() {
+                        if n > 0 {
+                            out.push(',');
+                        }
+                        write_choice(out, choice);
+                    }
+                    out.push(']');
+                }
+                "usage" => {
+                    if let Some(usage) = &self.usage {
+                        comma.key(out, "usage");
+                        write_value(out, usage);
+                    }
+                }
+                name => {
+                    if let Some((_, text)) = self.first.iter().find(|(known, _)| *known == name) {
+                        comma.key(out, name);
+                        out.push_str(text);
+                    }
+                }
+            }
+        }
+        for (key, value) in &self.fields {
+            comma.key(out, key);
+            write_value(out, value);
+        }
+        out.push('}');
+    }
+}
+
+fn merge_member(fields: &mut Fields, key: String, value: Value, mode: Mode) {
+    match fields.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, existing)) => merge(existing, value, &key, mode),
+        None => fields.push((key, value)),
+    }
+}
+
+fn merge_delta(
+    message: &mut Message,
+    scanner: &mut Scanner<'_>,
+    scratch: &mut Vec<u8>,
+    path: &dyn Fn() -> String,
+) -> Result<(), AccumulateError> {
+    match scanner.peek()? {
+        Kind::Null => return Ok(scanner.null()?),
+        Kind::Object => {}
+        kind => return Err(wrong_type(scanner.position(), &format!("{}.delta", path()), "object", kind)),
+    }
+    scanner.begin_object()?;
+    let mut first = true;
+    while let Some(key) = scanner.next_key(&mut first)? {
+        scratch.clear();
+        key.unescape_into(scratch)?;
+        let key = String::from_utf8_lossy(scratch).into_owned();
+        match key.as_str() {
+            "content" => merge_content(&mut message.content, scanner, scratch, path)?,
+            "tool_calls" => match scanner.peek()? {
+                Kind::Null => {
+                    scanner.null()?;
+                    message.tool_calls.get_or_insert_with(Vec::new);
+                }
+                Kind::Array => {
+                    let calls = message.tool_calls.get_or_insert_with(Vec::new);
+                    scanner.begin_array()?;
+                    let mut first_call = true;
+                    while scanner.next_element(&mut first_call)? {
+                        let at = scanner.position();
+                        match parse_value(scanner, scratch)? {
+                            Value::Object(fragment) => merge_tool_call(calls, fragment),
+                            Value::Raw(text) if &*text == "null" => {}
+                            _ => return Err(AccumulateError {
+                                offset: at,
+                                path: format!("{}.delta.tool_calls", path()),
+                                message: "expected a tool call object".to_owned(),
+                            }),
+                        }
+                    }
+                }
+                kind => return Err(wrong_type(scanner.position(), &format!("{}.delta.tool_calls", path()), "array or null", kind)),
+            },
+            "annotations" => merge_raw_list(&mut message.annotations, scanner)?,
+            _ => {
+                let value = parse_value(scanner, scratch)?;
+                merge_member(&mut message.fields, key, value, Mode::Delta);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn merge_content(
+    content: &mut Content,
+    scanner: &mut Scanner<'_>,
+    scratch: &mut Vec<u8>,
+    path: &dyn Fn() -> String,
+) -> Result<(), AccumulateError> {
+    match scanner.peek()? {
+        Kind::String => {
+            let text = scanner.string()?;
+            match content {
+                Content::Text(current) => push_unescaped(current, &text, scratch)?,
+                Content::Parts(parts) => {
+                    let mut fragment = String::new();
+                    push_unescaped(&mut fragment, &text, scratch)?;
+                    push_text_part(parts, fragment);
+                }
+                Content::Absent | Content::Null => {
+                    let mut current = String::new();
+                    push_unescaped(&mut current, &text, scratch)?;
+                    *content = Content::Text(current);
+                }
+            }
+        }
+        Kind::Null => {
+            scanner.null()?;
+            if matches!(content, Content::Absent) {
+                *content = Content::Null;
+            }
+        }
+        Kind::Array => {
+            let Value::Array(incoming) = parse_value(scanner, scratch)? else { unreachable!("an array parses as an array") };
+            let parts = match std::mem::take(content) {
+                Content::Parts(parts) => parts,
+                // No text is ever lost: what came as a string becomes the first text part.
+                Content::Text(text) if !text.is_empty() => vec![text_part(text)],
+                _ => Vec::new(),
+            };
+            let mut parts = parts;
+            merge_parts(&mut parts, incoming);
+            *content = Content::Parts(parts);
+        }
+        kind => return Err(wrong_type(scanner.position(), &format!("{}.delta.content", path()), "string, array or null", kind)),
+    }
+    Ok(())
+}
+
+fn text_part(text: String) -> Value {
+    Value::Object(vec![("type".to_owned(), Value::Str("text".to_owned())), ("text".to_owned(), Value::Str(text))])
+}
+
+fn push_text_part(parts: &mut Vec<Value>, text: String) {
+    if let Some(Value::Object(last)) = parts.last_mut() {
+        if last.iter().any(|(k, v)| k == "type" && *v == Value::Str("text".to_owned())) {
+            merge_fields(last, vec![("text".to_owned(), Value::Str(text))], Mode::Delta);
+            return;
+        }
+    }
+    parts.push(text_part(text));
+}
+
+/// Typed content parts: a part continuing the last one (same `type`, text or thinking) merges into
+/// it, its strings concatenating and its nested part lists merging the same way; others are appended.
+fn merge_parts(parts: &mut Vec<Value>, incoming: Vec<Value>) {
+    for part in incoming {
+        let continues = match (parts.last(), &part) {
+            (Some(last), Value::Object(_)) => {
+                let kind = part.field("type");
+                kind.is_some() && last.field("type") == kind && matches!(kind, Some(Value::Str(t)) if t == "text" || t == "thinking")
+            }
+            _ => false,
+        };
+        if !continues {
+            parts.push(part);
+            continue;
+        }
+        let (Some(Value::Object(last)), Value::Object(fields)) = (parts.last_mut(), part) else { unreachable!("checked above") };
+        for (key, value) in fields {
+            match (last.iter_mut().find(|(k, _)| *k == key), value) {
+                (Some((_, Value::Array(nested))), Value::Array(items)) => merge_parts(nested, items),
+                (Some((_, existing)), value) => merge(existing, value, &key, Mode::Delta),
+                (None, value) => last.push((key, value)),
+            }
+        }
+    }
+}
+
+fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: Fields) {
+    let index = fragment.iter().find(|(k, _)| k == "index").and_then(|(_, v)| match v {
+        Value::Raw(text) => text.parse::<i64>().ok(),
+        _ => None,
+    });
+    let id = fragment.iter().find(|(k, _)| k == "id").and_then(|(_, v)| match v {
+        Value::Str(id) if !id.is_empty() => Some(id.clone()),
+        _ => None,
+    });
+    let found = match (index, &id) {
+        (Some(index), id) => calls.iter().rposition(|call| call.index == Some(index)).filter(|&at| {
+            // Two calls sharing an index happens (copilot-claude): a new id there starts a new call.
+            !matches!(id, Some(id) if !calls[at].id.is_empty() && calls[at].id != *id)
+        }),
+        (None, Some(id)) => calls.iter().rposition(|call| call.id == *id),
+        (None, None) => calls.len().checked_sub(1),
+    };
+    let at = found.unwrap_or_else(|| {
+        calls.push(ToolCall { index, ..ToolCall::default() });
+        calls.len() - 1
+    });
+    let call = &mut calls[at];
+    if let (Some(id), true) = (id, call.id.is_empty()) {
+        call.id = id;
+    }
+    merge_fields(&mut call.fields, fragment, Mode::Delta);
+}
+
+fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
+    let input = scanner.input();
+    match scanner.peek()? {
+        Kind::Null => {
+            scanner.null()?;
+            list.saw_null();
+        }
+        Kind::Array => {
+            scanner.begin_array()?;
+            let mut first = true;
+            while scanner.next_element(&mut first)? {
+                let start = scanner.skip()?;
+                list.extend(std::str::from_utf8(&input[start..scanner.position()]).unwrap_or_default());
+            }
+            if matches!(list, RawList::Absent | RawList::Null) {
+                *list = RawList::Items(String::new());
+            }
+        }
+        kind => return Err(wrong_type(scanner.position(), "$.choices[].logprobs", "array or null", kind)),
+    }
+    Ok(())
+}
+
+fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+    match scanner.peek()? {
+        Kind::Null => {
+            scanner.null()?;
+            if !logprobs.seen {
+                logprobs.seen = true;
+                logprobs.null_only = true;
+            }
+            return Ok(());
+        }
+        Kind::Object => {}
+        kind => return Err(wrong_type(scanner.position(), "$.choices[].logprobs", "object or null", kind)),
+    }
+    logprobs.seen = true;
+    logprobs.null_only = false;
+    scanner.begin_object()?;
+    let mut first = true;
+    while let Some(key) = scanner.next_key(&mut first)? {
+        scratch.clear();
+        key.unescape_into(scratch)?;
+        let key = String::from_utf8_lossy(scratch).into_owned();
+        match key.as_str() {
+            "content" => merge_raw_list(&mut logprobs.content, scanner)?,
+            "refusal" => merge_raw_list(&mut logprobs.refusal, scanner)?,
+            _ => {
+                let value = parse_value(scanner, scratch)?;
+                merge_member(&mut logprobs.fields, key, value, Mode::Snapshot);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+    if !text.escaped {
+        // The scanner checked the whole payload's UTF-8 and the quotes are ASCII.
+        target.push_str(std::str::from_utf8(text.raw).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?);
+        return Ok(());
+    }
+    scratch.clear();
+    text.unescape_into(scratch)?;
+    target.push_str(std::str::from_utf8(scratch).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?);
+    Ok(())
+}
+
+/// Reads any value into an owned `Value`.
+fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value, AccumulateError> {
+    Ok(match scanner.peek()? {
+        Kind::String => {
+            let text = scanner.string()?;
+            let mut value = String::new();
+            push_unescaped(&mut value, &text, scratch)?;
+            Value::Str(value)
+        }
+        Kind::Number => Value::Raw(scanner.number()?.text.into()),
+        Kind::Bool => Value::Raw(if scanner.boolean()? { "true" } else { "false" }.into()),
+        Kind::Null => {
+            scanner.null()?;
+            Value::null()
+        }
+        Kind::Array => {
+            scanner.begin_array()?;
+            let mut items = Vec::new();
+            let mut first = true;
+            while scanner.next_element(&mut first)? {
+                items.push(parse_value(scanner, scratch)?);
+            }
+            Value::Array(items)
+        }
+        Kind::Object => {
+            scanner.begin_object()?;
+            let mut fields = Fields::new();
+            let mut first = true;
+            while let Some(key) = scanner.next_key(&mut first)? {
+                scratch.clear();
+                key.unescape_into(scratch)?;
+                let key = String::from_utf8_lossy(scratch).into_owned();
+                let value = parse_value(scanner, scratch)?;
+                // Duplicate keys: the last one wins, as in msgspec and json.loads.
+                match fields.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, existing)) => *existing = value,
+                    None => fields.push((key, value)),
+                }
+            }
+            Value::Object(fields)
+        }
+    })
+}
+
+#[derive(Default)]
+struct Comma(bool);
+
+impl Comma {
+    fn key(&mut self, out: &mut String, key: &str) {
+        if self.0 {
+            out.push(',');
+        }
+        self.0 = true;
+        write_str(out, key);
+        out.push(':');
+    }
+}
+
+fn write_choice(out: &mut String, choice: &Choice) {
+    out.push('{');
+    let mut comma = Comma::default();
+    comma.key(out, "index");
+    out.push_str(&choice.index.to_string());
+    comma.key(out, "message");
+    write_message(out, &choice.message);
+    if choice.logprobs.seen {
+        comma.key(out, "logprobs");
+        write_logprobs(out, &choice.logprobs);
+    }
+    comma.key(out, "finish_reason");
+    match &choice.finish_reason {
+        Some(reason) => write_value(out, reason),
+        None => out.push_str("null"),
+    }
+    for (key, value) in &choice.fields {
+        comma.key(out, key);
+        write_value(out, value);
+    }
+    out.push('}');
+}
+
+fn write_message(out: &mut String, message: &Message) {
+    out.push('{');
+    let mut comma = Comma::default();
+    for key in MESSAGE_ORDER {
+        match *key {
+            "role" => {
+                comma.key(out, "role");
+                match message.fields.iter().find(|(k, _)| k == "role") {
+                    Some((_, role)) if !role.is_null() => write_value(out, role),
+                    _ => out.push_str("\"assistant\""),
+                }
+            }
+            "content" => {
+                comma.key(out, "content");
+                match &message.content {
+                    Content::Absent | Content::Null => out.push_str("null"),
+                    Content::Text(text) => write_str(out, text),
+                    Content::Parts(parts) => write_value(out, &Value::Array(parts.clone())),
+                }
+            }
+            "tool_calls" => {
+                if let Some(calls) = &message.tool_calls {
+                    comma.key(out, "tool_calls");
+                    if calls.is_empty() {
+                        out.push_str("null");
+                    } else {
+                        out.push('[');
+                        for (n, call) in calls.iter().enumerate() {
+                            if n > 0 {
+                                out.push(',');
+                            }
+                            write_tool_call(out, call);
+                        }
+                        out.push(']');
+                    }
+                }
+            }
+            "annotations" => write_raw_list(out, &mut comma, "annotations", &message.annotations),
+            name => {
+                if let Some((_, value)) = message.fields.iter().find(|(k, _)| k == name) {
+                    comma.key(out, name);
+                    write_value(out, value);
+                }
+            }
+        }
+    }
+    for (key, value) in &message.fields {
+        if !MESSAGE_ORDER.contains(&key.as_str()) {
+            comma.key(out, key);
+            write_value(out, value);
+        }
+    }
+    out.push('}');
+}
+
+fn write_tool_call(out: &mut String, call: &ToolCall) {
+    out.push('{');
+    let mut comma = Comma::default();
+    for key in TOOL_CALL_ORDER {
+        match call.fields.iter().find(|(k, _)| k == key) {
+            Some((_, value)) => {
+                comma.key(out, key);
+                write_value(out, value);
+            }
+            // Providers that omit `type` (Mistral) still get the shape a non-streamed response has.
+            None if *key == "type" => {
+                let kind = if call.fields.iter().any(|(k, _)| k == "custom") { "custom" } else { "function" };
+                comma.key(out, "type");
+                write_str(out, kind);
+            }
+            None => {}
+        }
+    }
+    for (key, value) in &call.fields {
+        // `index` places a fragment in the stream; a non-streamed tool call has none.
+        if !TOOL_CALL_ORDER.contains(&key.as_str()) && key != "index" {
+            comma.key(out, key);
+            write_value(out, value);
+        }
+    }
+    out.push('}');
+}
+
+fn write_logprobs(out: &mut String, logprobs: &Logprobs) {
+    if logprobs.null_only {
+        out.push_str("null");
+        return;
+    }
+    out.push('{');
+    let mut comma = Comma::default();
+    write_raw_list(out, &mut comma, "content", &logprobs.content);
+    write_raw_list(out, &mut comma, "refusal", &logprobs.refusal);
+    for (key, value) in &logprobs.fields {
+        comma.key(out, key);
+        write_value(out, value);
+    }
+    out.push('}');
+}
+
+fn write_raw_list(out: &mut String, comma: &mut Comma, key: &str, list: &RawList) {
+    match list {
+        RawList::Absent => {}
+        RawList::Null => {
+            comma.key(out, key);
+            out.push_str("null");
+        }
+        RawList::Items(items) => {
+            comma.key(out, key);
+            out.push('[');
+            out.push_str(items);
+            out.push(']');
+        }
+    }
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Raw(text) => out.push_str(text),
+        Value::Str(text) => write_str(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            let mut comma = Comma::default();
+            for (key, value) in fields {
+                comma.key(out, key);
+                write_value(out, value);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped; everything else as UTF-8.
+fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..at]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        plain = at + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests;
