@@ -159,7 +159,9 @@ impl RawList {
     fn extend(&mut self, element: &str) {
         match self {
             RawList::Items(items) => {
-                items.push(',');
+                if !items.is_empty() {
+                    items.push(',');
+                }
                 items.push_str(element);
             }
             _ => *self = RawList::Items(element.to_owned()),

@@ -4,9 +4,11 @@ The native core (``chatsse._core``, Rust) does the parsing; this package re-expo
 """
 
 from chatsse import types
+from chatsse._accumulate import aaccumulate, accumulate
 from chatsse._chunks import aiter_chunks, encode, iter_chunks
 from chatsse._core import (
     DEFAULT_MAX_EVENT_SIZE,
+    Accumulator,
     ChunkDecoder,
     SSEDecoder,
     ServerSentEvent,
@@ -18,6 +20,7 @@ from chatsse._errors import (
     DecodeError,
     DecoderClosedError,
     EventTooLargeError,
+    IncompleteStreamWarning,
     TruncatedStreamError,
     UpstreamError,
 )
@@ -26,15 +29,19 @@ from chatsse.types import *  # noqa: F403 -- the types are part of the top-level
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
+    "Accumulator",
     "ChatSSEError",
     "ChunkDecoder",
     "DecodeError",
     "DecoderClosedError",
     "EventTooLargeError",
+    "IncompleteStreamWarning",
     "SSEDecoder",
     "ServerSentEvent",
     "TruncatedStreamError",
     "UpstreamError",
+    "aaccumulate",
+    "accumulate",
     "aiter_chunks",
     "aiter_events",
     "decode_chunk",

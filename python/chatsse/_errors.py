@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chatsse._core import ServerSentEvent
-    from chatsse.types import ChatCompletionChunk
+    from chatsse.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = [
     "ChatSSEError",
     "DecodeError",
     "DecoderClosedError",
     "EventTooLargeError",
+    "IncompleteStreamWarning",
     "TruncatedStreamError",
     "UpstreamError",
 ]
@@ -26,9 +27,13 @@ class ChatSSEError(Exception):
     """Raised by ``ChunkDecoder.feed``/``close`` (and so by ``iter_chunks``): the chunks that call
     completed before the error, so that nothing is lost. Empty otherwise."""
 
+    completion: ChatCompletion | None
+    """Raised by ``accumulate``/``aaccumulate``: the completion merged so far. None otherwise."""
+
     def __init__(self, *args: object) -> None:
         super().__init__(*args)
         self.chunks = []
+        self.completion = None
 
 
 class EventTooLargeError(ChatSSEError):
@@ -80,10 +85,11 @@ class DecodeError(ChatSSEError, ValueError):
 
 
 class TruncatedStreamError(ChatSSEError):
-    """The stream ended before ``data: [DONE]``, or inside an event."""
+    """The stream ended before ``data: [DONE]``, or inside an event (or, for ``accumulate(strict=True)``,
+    before every choice finished)."""
 
     offset: int
-    """Bytes received in all."""
+    """Bytes received in all (-1 when not known: raised by ``accumulate``)."""
 
     def __init__(self, message: str, *, offset: int) -> None:
         super().__init__(message)
@@ -159,3 +165,8 @@ class UpstreamError(ChatSSEError):
 
 def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+class IncompleteStreamWarning(UserWarning):
+    """``accumulate`` returned the completion of a stream that ended with neither ``[DONE]`` nor a
+    finish reason on every choice: what arrived, which may be cut short."""

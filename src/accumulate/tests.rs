@@ -165,6 +165,16 @@ fn logprobs_and_annotations_extend() {
 }
 
 #[test]
+fn an_empty_list_then_items() {
+    let out = accumulate(&[
+        r#"{"choices":[{"index":0,"delta":{},"logprobs":{"content":[]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"logprobs":{"content":[{"token":"a"}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"logprobs":{"content":[{"token":"b"}]}}]}"#,
+    ]);
+    assert!(out.contains(r#""logprobs":{"content":[{"token":"a"},{"token":"b"}]}"#), "{out}");
+}
+
+#[test]
 fn snapshot_members_deep_merge_and_last_value_wins() {
     let out = accumulate(&[
         r#"{"choices":[{"index":0,"delta":{},"content_filter_results":{"hate":{"filtered":false}}}],"x_groq":{"id":"req_1"}}"#,

@@ -50,6 +50,20 @@ impl<'a> Payload<'a> {
         Payload { bytes: payload.bytes, offset: payload.offset, error_event: payload.error_event, in_stream: true }
     }
 
+    pub(crate) fn document(bytes: &'a [u8]) -> Self {
+        Payload { bytes, offset: 0, error_event: false, in_stream: false }
+    }
+
+    pub(crate) fn is_error_event(&self) -> bool {
+        self.error_event
+    }
+
+    /// Builds the document without looking for an error report in it (our own output, which may carry
+    /// a provider's `error` member along as data).
+    pub(crate) fn decode_data<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
+        builder.decode(py, self.bytes, root).map_err(|error| self.decode_error(py, error))
+    }
+
     pub(crate) fn decode<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
         match builder.decode(py, self.bytes, root) {
             Ok(_) if builder.upstream_error => Err(self.upstream_error(py)),
@@ -81,16 +95,21 @@ impl<'a> Payload<'a> {
         if let BuildErrorKind::Python(error) = error.kind {
             return error;
         }
-        let position = error.offset.min(self.bytes.len());
+        self.error_at(py, error.offset, &error.path(), &error.description())
+    }
+
+    /// DecodeError for a problem at `position` of this payload, at JSON path `path`.
+    #[cold]
+    pub(crate) fn error_at(&self, py: Python<'_>, position: usize, path: &str, description: &str) -> PyErr {
+        let position = position.min(self.bytes.len());
         let stream_offset = self.offset + position as u64;
         let excerpt = excerpt(self.bytes, position);
-        let path = error.path();
         let place = if self.in_stream {
             format!("byte {position} of the payload at stream offset {}", self.offset)
         } else {
             format!("byte {position}")
         };
-        let message = format!("{} at {path} ({place}): {excerpt}", error.description());
+        let message = format!("{description} at {path} ({place}): {excerpt}");
         package_error(
             py,
             "DecodeError",
@@ -98,7 +117,7 @@ impl<'a> Payload<'a> {
             &[
                 ("offset", stream_offset.into_pyobject(py).expect("an int converts").into_any()),
                 ("position", position.into_pyobject(py).expect("an int converts").into_any()),
-                ("path", PyString::new(py, &path).into_any()),
+                ("path", PyString::new(py, path).into_any()),
                 ("excerpt", PyString::new(py, &excerpt).into_any()),
             ],
         )

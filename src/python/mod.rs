@@ -3,6 +3,7 @@
 //! or merging rule lives here. `sse`: the framer's classes; `objects`: building the msgspec Structs of
 //! `chatsse.types` from JSON; `chunks`: typed chunk streams and document decoding.
 
+mod accumulator;
 mod chunks;
 mod objects;
 mod sse;
@@ -107,6 +108,8 @@ fn frame_error(py: Python<'_>, error: &FrameError, events: Bound<'_, PyList>) ->
 /// chatsse's native core. Use the `chatsse` package, which re-exports what is public.
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use super::accumulator::Accumulator;
     #[pymodule_export]
     use super::chunks::{decode_chunk, decode_completion, ChunkDecoder};
     #[pymodule_export]

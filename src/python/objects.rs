@@ -68,6 +68,7 @@ pub(crate) struct Schema {
     unset: Py<PyAny>,
     chunk: usize,
     completion: usize,
+    usage: usize,
 }
 
 /// Which top-level type to build.
@@ -75,6 +76,7 @@ pub(crate) struct Schema {
 pub(crate) enum Root {
     Chunk,
     Completion,
+    Usage,
 }
 
 static SCHEMA: PyOnceLock<Schema> = PyOnceLock::new();
@@ -94,10 +96,12 @@ impl Schema {
             unset: msgspec.getattr("UNSET")?.unbind(),
             chunk: 0,
             completion: 0,
+            usage: 0,
         };
         let mut loader = Loader { inspect: &inspect, classes: Vec::new() };
         schema.chunk = loader.struct_index(&mut schema, &types.getattr("ChatCompletionChunk")?)?;
         schema.completion = loader.struct_index(&mut schema, &types.getattr("ChatCompletion")?)?;
+        schema.usage = loader.struct_index(&mut schema, &types.getattr("Usage")?)?;
         Ok(schema)
     }
 
@@ -105,6 +109,7 @@ impl Schema {
         match root {
             Root::Chunk => self.chunk,
             Root::Completion => self.completion,
+            Root::Usage => self.usage,
         }
     }
 }

@@ -1,0 +1,155 @@
+//! `Accumulator`: the merge of `crate::accumulate` behind a proxy tap. `feed` frames, parses and merges
+//! in Rust and makes no Python object per chunk; Python objects are made only when asked for.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::chunks::{is_decode_error, payload_stream, stream_error, truncation, Payload};
+use super::objects::{Builder, Root, Schema};
+use super::FeedInput;
+use crate::accumulate::Accumulator as Merge;
+use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
+use crate::payload_stream::{Payload as StreamPayload, PayloadStream};
+
+/// Merges a streamed response into the completion the same request would have returned unstreamed.
+#[pyclass(module = "chatsse._core", name = "Accumulator")]
+pub struct Accumulator {
+    stream: PayloadStream,
+    merge: Merge,
+    builder: Option<Builder<'static>>,
+    cut_inside_payload: bool,
+}
+
+#[pymethods]
+impl Accumulator {
+    #[new]
+    #[pyo3(signature = (*, format = "auto", max_event_size = DEFAULT_MAX_EVENT_SIZE))]
+    fn new(format: &str, max_event_size: usize) -> PyResult<Self> {
+        Ok(Accumulator {
+            stream: payload_stream(format, max_event_size)?,
+            merge: Merge::new(),
+            builder: None,
+            cut_inside_payload: false,
+        })
+    }
+
+    /// Takes the next piece of the raw body (any cutting). Raises UpstreamError for an error report
+    /// (after merging what that chunk carried), DecodeError for a bad payload.
+    fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let input = FeedInput::extract(data)?;
+        let merge = &mut self.merge;
+        self.stream
+            .feed(input.as_slice(), |payload| add_payload(py, merge, &payload))
+            .map_err(|error| stream_error(py, error))
+    }
+
+    /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
+    fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
+        let encoded;
+        let input = if chunk.is_instance_of::<PyBytes>() || chunk.is_instance_of::<PyString>() || chunk.hasattr("__buffer__")? {
+            FeedInput::extract_document(chunk)?
+        } else {
+            encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
+            FeedInput::extract(&encoded)?
+        };
+        let payload = StreamPayload { bytes: input.as_slice(), offset: 0, error_event: false, unterminated: false };
+        add_payload(py, &mut self.merge, &payload).map(|_| ())
+    }
+
+    /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
+    /// Raises TruncatedStreamError when the body ended inside a payload.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let merge = &mut self.merge;
+        let mut cut_inside_payload = false;
+        let result = self.stream.finish(|payload| match add_payload(py, merge, &payload) {
+            Err(error) if payload.unterminated && is_decode_error(py, &error) => {
+                cut_inside_payload = true;
+                Ok(())
+            }
+            other => other,
+        });
+        self.cut_inside_payload |= cut_inside_payload;
+        result.map_err(|error| stream_error(py, error))?;
+        truncation(py, &self.stream, self.cut_inside_payload, false)
+    }
+
+    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
+    /// change it). Callable at any time.
+    fn completion<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = self.json();
+        let payload = Payload::document(json.as_bytes());
+        let mut builder = self.builder(py)?;
+        let result = payload.decode_data(py, &mut builder, Root::Completion);
+        self.builder = Some(builder);
+        result
+    }
+
+    /// The completion so far as compact JSON: the body of the non-streamed response.
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.json().as_bytes())
+    }
+
+    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
+    #[getter]
+    fn usage<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(json) = self.merge.usage_json() else { return Ok(None) };
+        let mut builder = self.builder(py)?;
+        let result = Payload::document(json.as_bytes()).decode_data(py, &mut builder, Root::Usage);
+        self.builder = Some(builder);
+        result.map(Some)
+    }
+
+    /// True once `[DONE]` arrived or every choice has a finish reason.
+    #[getter]
+    fn finished(&self) -> bool {
+        self.stream.done() || self.merge.all_finished()
+    }
+
+    /// True once `data: [DONE]` arrived.
+    #[getter]
+    fn done(&self) -> bool {
+        self.stream.done()
+    }
+
+    /// Chunks merged so far.
+    #[getter]
+    fn chunks(&self) -> u64 {
+        self.merge.chunks()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Accumulator(chunks={}, finished={})",
+            self.merge.chunks(),
+            if self.finished() { "True" } else { "False" }
+        )
+    }
+}
+
+impl Accumulator {
+    fn json(&self) -> String {
+        let mut out = String::new();
+        self.merge.write_json(&mut out);
+        out
+    }
+
+    fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
+        match self.builder.take() {
+            Some(builder) => Ok(builder),
+            None => Ok(Builder::new(Schema::get(py)?)),
+        }
+    }
+}
+
+/// Merges one payload; an error report raises UpstreamError once what it carried is merged.
+fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -> PyResult<()> {
+    let report = Payload::from_stream(payload);
+    if report.is_error_event() {
+        return Err(report.upstream_error(py));
+    }
+    match merge.add(payload.bytes) {
+        Ok(outcome) if outcome.upstream_error => Err(report.upstream_error(py)),
+        Ok(_) => Ok(()),
+        Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
+    }
+}
