@@ -1,4 +1,4 @@
-"""Command line: ``chatsse events FILE`` (or ``python -m chatsse events FILE``)."""
+"""Command line: ``chatsse accumulate FILE``, ``chatsse events FILE`` (or ``python -m chatsse ...``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from chatsse._core import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, ServerSentEvent
-from chatsse._errors import ChatSSEError, EventTooLargeError
+from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, SSEDecoder, ServerSentEvent
+from chatsse._errors import ChatSSEError, EventTooLargeError, UpstreamError
 
 READ_SIZE = 64 * 1024
 
@@ -36,6 +36,28 @@ def print_events(path: str, max_event_size: int) -> int:
     return 0
 
 
+def print_completion(path: str, max_event_size: int, indent: bool) -> int:
+    """Print the non-streamed response body that a streamed one adds up to."""
+    accumulator = Accumulator(max_event_size=max_event_size)
+    status = 0
+    with open(path, "rb") if path != "-" else sys.stdin.buffer as body:
+        try:
+            for piece in read_pieces(body):
+                accumulator.feed(piece)
+            accumulator.close()
+        except UpstreamError as error:
+            print(f"chatsse: {path}: the provider reported an error: {error.message}", file=sys.stderr)
+            status = 1
+    completion = accumulator.to_json()
+    if indent:
+        completion = json.dumps(json.loads(completion), indent=2, ensure_ascii=False).encode()
+    sys.stdout.buffer.write(completion + b"\n")
+    if status == 0 and not accumulator.finished:
+        print(f"chatsse: {path}: the stream ended unfinished (no [DONE], no finish reason)", file=sys.stderr)
+        status = 1
+    return status
+
+
 def print_event_lines(events: list[ServerSentEvent]) -> None:
     write = sys.stdout.write
     for event in events:
@@ -46,11 +68,17 @@ def print_event_lines(events: list[ServerSentEvent]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatsse", description="Parse OpenAI-compatible Chat Completions streams.")
     commands = parser.add_subparsers(dest="command", required=True)
+    accumulate = commands.add_parser("accumulate", help="print the non-streamed response a streamed body adds up to")
+    accumulate.add_argument("path", help="file holding the raw response body (SSE or JSON lines), or - for standard input")
+    accumulate.add_argument("--indent", action="store_true", help="pretty-print the JSON")
+    accumulate.add_argument("--max-event-size", type=int, default=DEFAULT_MAX_EVENT_SIZE, help="bytes (default: %(default)s)")
     events = commands.add_parser("events", help="split an SSE body into events, one JSON object per line")
     events.add_argument("path", help="file holding the raw response body, or - for standard input")
     events.add_argument("--max-event-size", type=int, default=DEFAULT_MAX_EVENT_SIZE, help="bytes (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "accumulate":
+            return print_completion(args.path, args.max_event_size, args.indent)
         return print_events(args.path, args.max_event_size)
     except (ChatSSEError, OSError) as error:
         print(f"chatsse: {args.path}: {error}", file=sys.stderr)

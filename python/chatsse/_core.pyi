@@ -1,5 +1,7 @@
-# Types of the native module chatsse._core (Rust, src/python.rs).
-from typing import final
+# Types of the native module chatsse._core (Rust, src/python/).
+from typing import Literal, final
+
+from chatsse.types import ChatCompletion, ChatCompletionChunk, Usage
 
 DEFAULT_MAX_EVENT_SIZE: int
 
@@ -45,3 +47,50 @@ class SSEDecoder:
     def offset(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+
+def decode_chunk(data: bytes | str | bytearray | memoryview) -> ChatCompletionChunk:
+    """Decode one stream payload. Raises DecodeError or UpstreamError."""
+
+def decode_completion(data: bytes | str | bytearray | memoryview) -> ChatCompletion:
+    """Decode a non-streamed response body. Raises DecodeError or UpstreamError."""
+
+@final
+class ChunkDecoder:
+    """Incremental decoder of a streamed response body into ChatCompletionChunks."""
+
+    def __init__(
+        self, *, format: Literal["auto", "sse", "jsonl"] = "auto", require_done: bool = True, max_event_size: int = ...
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> list[ChatCompletionChunk]: ...
+    def close(self) -> list[ChatCompletionChunk]: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def format(self) -> Literal["auto", "sse", "jsonl"]: ...
+    @property
+    def offset(self) -> int: ...
+
+@final
+class Accumulator:
+    """Merges a streamed response into the completion the same request would have returned unstreamed."""
+
+    def __init__(self, *, format: Literal["auto", "sse", "jsonl"] = "auto", max_event_size: int = ...) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Take the next piece of the raw body; no Python object is made per chunk."""
+    def add(self, chunk: ChatCompletionChunk | bytes | str | bytearray | memoryview) -> None:
+        """Merge one chunk obtained elsewhere (a chunk object, or its JSON payload)."""
+    def close(self) -> None:
+        """End the body; raises TruncatedStreamError when it ended inside a payload."""
+    def completion(self) -> ChatCompletion:
+        """The completion so far (a snapshot)."""
+    def to_json(self) -> bytes:
+        """The completion so far as compact JSON: the non-streamed response body."""
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def finished(self) -> bool:
+        """True once [DONE] arrived or every choice has a finish reason."""
+    @property
+    def done(self) -> bool: ...
+    @property
+    def chunks(self) -> int: ...

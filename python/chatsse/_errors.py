@@ -145,12 +145,8 @@ class UpstreamError(ChatSSEError):
         except ValueError:
             document = None
         error = document.get("error", document) if isinstance(document, dict) else document
-        if not isinstance(error, dict):
-            error_fields: dict[str, Any] = {}
-            message = error if isinstance(error, str) else payload
-        else:
-            error_fields = error
-            message = error.get("message") if isinstance(error.get("message"), str) else payload
+        error_fields: dict[str, Any] = error if isinstance(error, dict) else {}
+        message = _text_or_none(error_fields.get("message")) or (error if isinstance(error, str) else payload)
         return cls(
             message,
             type=_text_or_none(error_fields.get("type")),
