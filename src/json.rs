@@ -96,7 +96,7 @@ impl Kind {
 /// A string value as it stands between its quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonStr<'a> {
-    /// The text between the quotes, escapes not yet resolved. Valid UTF-8 (the input was checked).
+    /// The text between the quotes, escapes not yet resolved. Valid UTF-8 (checked by the scanner).
     pub raw: &'a [u8],
     /// At least one backslash escape: `unescape` must run.
     pub escaped: bool,
@@ -213,17 +213,14 @@ fn string_stop_mask(word: u64) -> u64 {
 }
 
 impl<'a> Scanner<'a> {
-    /// A scanner over `input`, which must be UTF-8 (checked here once, so that every slice handed out
-    /// between ASCII delimiters is valid UTF-8).
+    /// A scanner over `input`. UTF-8 is checked where it matters, inside strings (everything outside
+    /// strings must be ASCII anyway), so that an invalid byte is reported at its place in the document.
     pub fn new(input: &'a [u8]) -> Result<Self, JsonError> {
-        if let Err(error) = std::str::from_utf8(input) {
-            return Err(JsonError { offset: error.valid_up_to(), kind: JsonErrorKind::InvalidUtf8 });
-        }
         Ok(Scanner { input, pos: 0, depth: 0 })
     }
 
-    /// A scanner over `input` (already checked by `Scanner::new`) starting at `pos`: to read again a
-    /// value whose place was noted during an earlier pass.
+    /// A scanner over `input` starting at `pos`: to read again a value whose place was noted during
+    /// an earlier pass.
     pub fn resume(input: &'a [u8], pos: usize) -> Scanner<'a> {
         Scanner { input, pos, depth: 0 }
     }
@@ -379,8 +376,15 @@ impl<'a> Scanner<'a> {
             };
             match byte {
                 b'"' => {
+                    let raw = &bytes[open + 1..pos];
+                    if !ascii {
+                        if let Err(error) = std::str::from_utf8(raw) {
+                            self.pos = open + 1 + error.valid_up_to();
+                            return Err(self.error(JsonErrorKind::InvalidUtf8));
+                        }
+                    }
                     self.pos = pos + 1;
-                    return Ok(JsonStr { raw: &bytes[open + 1..pos], escaped, ascii, offset: open });
+                    return Ok(JsonStr { raw, escaped, ascii, offset: open });
                 }
                 b'\\' => {
                     escaped = true;
@@ -522,6 +526,13 @@ impl<'a> Scanner<'a> {
         }
         Ok(())
     }
+}
+
+/// True when `input` is the start of a JSON value that was cut off: scanning it runs out of bytes.
+/// (A complete value of the wrong shape, or invalid JSON, is not truncated.)
+pub fn is_truncated(input: &[u8]) -> bool {
+    let mut scanner = Scanner { input, pos: 0, depth: 0 };
+    matches!(scanner.skip(), Err(JsonError { kind: JsonErrorKind::UnexpectedEnd, .. }))
 }
 
 #[cfg(test)]

@@ -75,7 +75,8 @@ def encode(obj: msgspec.Struct) -> bytes:
 def _builtins(value: Any) -> Any:
     if isinstance(value, msgspec.Struct):
         out = {}
-        for name in value.__struct_fields__:
+        # From the type: an undeclared member named "__struct_fields__" lives in the instance dict.
+        for name in type(value).__struct_fields__:
             field = getattr(value, name)
             if field is not msgspec.UNSET:
                 out[name] = _builtins(field)

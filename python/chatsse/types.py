@@ -201,7 +201,11 @@ def _typed_content_parts(content: Any) -> Any:
         # Keys the part type does not declare (OpenRouter's "cache_control", OpenAI's "prompt_cache_breakpoint")
         # become attributes, as undeclared fields do everywhere else.
         for key in part.keys() - part_type.__struct_fields__ - {"type"}:
-            setattr(typed, key, part[key])
+            if hasattr(part_type, key):
+                # A name the class already has ("__class__", "copy"): kept as data, never through a descriptor.
+                typed.__dict__[key] = part[key]
+            else:
+                setattr(typed, key, part[key])
         if typed_parts is None:
             typed_parts = list(content)
         typed_parts[position] = typed

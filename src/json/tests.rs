@@ -115,8 +115,19 @@ fn errors_say_what_and_where() {
     assert_eq!(error_of("{} x"), (3, JsonErrorKind::TrailingCharacters));
     assert_eq!(error_of(""), (0, JsonErrorKind::UnexpectedEnd));
     assert_eq!(scan_bytes(b"[\"a\xff\"]").unwrap_err(), JsonError { offset: 3, kind: JsonErrorKind::InvalidUtf8 });
+    assert_eq!(scan_bytes(b"[\"abcdefghijkl\xc3\"]").unwrap_err(), JsonError { offset: 14, kind: JsonErrorKind::InvalidUtf8 });
+    // Outside strings a non-ASCII byte is simply unexpected.
+    assert_eq!(scan_bytes(b"[\xc3\xa9]").unwrap_err(), JsonError { offset: 1, kind: JsonErrorKind::Unexpected { found: 0xc3, expected: "a JSON value" } });
     let message = scan(r#"{"a": 1,}"#).unwrap_err().to_string();
     assert_eq!(message, "expected a string key, found '}' at byte 8");
+}
+
+#[test]
+fn truncation_is_told_from_bad_json() {
+    assert!(is_truncated(br#"{"a": [1, "x"#));
+    assert!(is_truncated(b""));
+    assert!(!is_truncated(br#"{"a": 1.5}"#));
+    assert!(!is_truncated(br#"{"a": 1,}"#));
 }
 
 #[test]

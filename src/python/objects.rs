@@ -2,7 +2,7 @@
 //!
 //! The schema is read once from the classes themselves (`msgspec.inspect`), so `types.py` stays the one
 //! place that says which fields exist and what they hold. Undeclared keys become attributes of the
-//! instance (set with `setattr`, see `types.py` on why), with their values as plain Python values.
+//! instance (stored in its `__dict__`, see `keep_extras`), with their values as plain Python values.
 //! Values are checked against the declared types the way msgspec checks them (a float field takes an
 //! integer; an int field refuses a float), and every error says where: byte offset and JSON path.
 
@@ -536,11 +536,36 @@ impl<'s> Builder<'s> {
             error.offset = start;
             error
         })?;
-        for (name, value) in extras {
-            instance.setattr(name, value).map_err(BuildError::python)?;
+        if !extras.is_empty() {
+            keep_extras(&instance, extras).map_err(BuildError::python)?;
         }
         Ok(instance)
     }
+}
+
+/// Stores undeclared members in the instance's `__dict__`. Straight into the dict, not through
+/// `setattr`: a provider may send any key, and `__class__`, `__dict__` or `__struct_fields__` must be
+/// kept as data like any other, never reach a descriptor. msgspec leaves an instance whose fields are
+/// all scalars untracked by the garbage collector; one that now holds a container is tracked again, as
+/// msgspec's own `__setattr__` does.
+fn keep_extras<'py>(instance: &Bound<'py, PyAny>, extras: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>) -> PyResult<()> {
+    let py = instance.py();
+    // SAFETY: a new reference to the instance dict (created if needed), or NULL with an exception set.
+    let dict = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyObject_GenericGetDict(instance.as_ptr(), ptr::null_mut()))? };
+    let dict = dict.cast_into::<PyDict>()?;
+    let mut holds_container = false;
+    for (name, value) in extras {
+        holds_container |= value.is_instance_of::<PyDict>() || value.is_instance_of::<PyList>();
+        dict.set_item(name, value)?;
+    }
+    // SAFETY: msgspec Structs with `dict=True` are GC types (msgspec refuses gc=False with dict=True);
+    // tracking an untracked GC object that is fully initialised is allowed.
+    unsafe {
+        if holds_container && ffi::PyObject_GC_IsTracked(instance.as_ptr()) == 0 {
+            ffi::PyObject_GC_Track(instance.as_ptr().cast());
+        }
+    }
+    Ok(())
 }
 
 fn find_field(fields: &[Field], key: &[u8], hint: usize) -> Option<usize> {
