@@ -39,9 +39,17 @@ pub struct Event<'a> {
     /// Stream offset of the first byte of the first `data` value: with a single `data` line (every
     /// chat stream), `data[i]` is at stream offset `data_offset + i`.
     pub data_offset: u64,
+    /// For data over several lines: where each later line's value starts, as (index in `data`, stream
+    /// offset). Empty for single-line data. See `stream_offset`.
+    pub data_line_starts: &'a [(usize, u64)],
 }
 
 impl Event<'_> {
+    /// The stream offset of `data[index]`.
+    pub fn stream_offset(&self, index: usize) -> u64 {
+        stream_offset(self.data_offset, self.data_line_starts, index)
+    }
+
     /// The event type: the `event` field's value, or "message" when it was absent or empty.
     pub fn event_type(&self) -> &[u8] {
         if self.event_type_field.is_empty() {
@@ -49,6 +57,15 @@ impl Event<'_> {
         } else {
             self.event_type_field
         }
+    }
+}
+
+/// The stream offset of byte `index` of data that starts at `data_offset` and whose later lines
+/// start as `line_starts` says (see `Event::data_line_starts`).
+pub fn stream_offset(data_offset: u64, line_starts: &[(usize, u64)], index: usize) -> u64 {
+    match line_starts.iter().rev().find(|(start, _)| *start <= index) {
+        Some((start, offset)) => offset + (index - start) as u64,
+        None => data_offset + index as u64,
     }
 }
 
@@ -121,6 +138,7 @@ pub struct EventStreamDecoder {
     data: Vec<u8>,
     event_start: u64,
     data_start: u64,
+    data_line_starts: Vec<(usize, u64)>,
     event_type: Vec<u8>,
     block_retry: Option<u64>,
     /// A data, event, id or retry field was seen in the block in progress (for `close`).
@@ -155,6 +173,7 @@ impl EventStreamDecoder {
             data: Vec::new(),
             event_start: 0,
             data_start: 0,
+            data_line_starts: Vec::new(),
             event_type: Vec::new(),
             block_retry: None,
             block_has_fields: false,
@@ -383,6 +402,7 @@ impl EventStreamDecoder {
                 self.data.clear();
                 self.data.extend_from_slice(&input[range.clone()]);
                 self.data.push(b'\n');
+                self.data_line_starts.push((self.data.len(), value_offset));
                 self.data.extend_from_slice(value);
                 self.data_buffer = DataBuffer::Owned;
             }
@@ -391,6 +411,7 @@ impl EventStreamDecoder {
                     return Err(self.event_too_large());
                 }
                 self.data.push(b'\n');
+                self.data_line_starts.push((self.data.len(), value_offset));
                 self.data.extend_from_slice(value);
             }
         }
@@ -425,6 +446,7 @@ impl EventStreamDecoder {
             last_event_id: &self.last_event_id,
             retry: self.block_retry,
             data_offset: self.data_start,
+            data_line_starts: &self.data_line_starts,
         });
         self.reset_block();
     }
@@ -432,6 +454,7 @@ impl EventStreamDecoder {
     fn reset_block(&mut self) {
         self.data_buffer = DataBuffer::Empty;
         self.data.clear();
+        self.data_line_starts.clear();
         self.event_type.clear();
         self.block_retry = None;
         self.block_has_fields = false;

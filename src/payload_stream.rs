@@ -49,6 +49,20 @@ pub struct Payload<'a> {
     pub error_event: bool,
     /// Delivered at the end of the body although no blank line (or line ending) ended it.
     pub unterminated: bool,
+    /// For SSE data over several lines, where the later lines start (`Event::data_line_starts`).
+    pub line_starts: &'a [(usize, u64)],
+}
+
+impl Payload<'_> {
+    /// A payload that is a whole document (not from a stream): positions are offsets.
+    pub fn document(bytes: &[u8]) -> Payload<'_> {
+        Payload { bytes, offset: 0, error_event: false, unterminated: false, line_starts: &[] }
+    }
+
+    /// The stream offset of `bytes[index]`.
+    pub fn stream_offset(&self, index: usize) -> u64 {
+        crate::event_stream::stream_offset(self.offset, self.line_starts, index)
+    }
 }
 
 #[derive(Debug)]
@@ -59,7 +73,12 @@ pub enum StreamError<E> {
 
 #[derive(Debug, Clone)]
 pub struct PayloadStream {
+    /// The format in use; `Auto` until the first non-blank byte decides it.
     format: Format,
+    /// The format asked for (`Auto` to detect).
+    requested: Format,
+    /// The start of the body (a BOM, blank space) has been dealt with.
+    started: bool,
     events: EventStreamDecoder,
     lines: JsonLinesSplitter,
     /// Bytes held while the format is undecided (a BOM and blank space at most).
@@ -72,7 +91,10 @@ pub struct PayloadStream {
 impl PayloadStream {
     pub fn new(format: Format, max_event_size: usize) -> Self {
         PayloadStream {
-            format,
+            // The SSE framer deals with a BOM itself: an SSE body needs no look at its start.
+            format: if format == Format::Sse { Format::Sse } else { Format::Auto },
+            requested: format,
+            started: format == Format::Sse,
             events: EventStreamDecoder::new(max_event_size),
             lines: JsonLinesSplitter::new(max_event_size),
             undecided: Vec::new(),
@@ -82,8 +104,9 @@ impl PayloadStream {
         }
     }
 
+    /// The format in use: `Auto` until known.
     pub fn format(&self) -> Format {
-        self.format
+        if self.requested == Format::JsonLines { Format::JsonLines } else { self.format }
     }
 
     /// `[DONE]` arrived.
@@ -108,7 +131,7 @@ impl PayloadStream {
         if self.closed {
             return Err(StreamError::Frame(FrameError::Closed));
         }
-        let result = if self.format == Format::Auto {
+        let result = if !self.started {
             self.feed_undecided(input, &mut on_payload)
         } else {
             self.feed_framed(input, &mut on_payload)
@@ -135,7 +158,12 @@ impl PayloadStream {
             }
             return Ok(());
         };
-        self.format = if *first == b'{' { Format::JsonLines } else { Format::Sse };
+        self.format = match self.requested {
+            Format::Auto if *first == b'{' => Format::JsonLines,
+            Format::Auto => Format::Sse,
+            requested => requested,
+        };
+        self.started = true;
         let held = std::mem::take(&mut self.undecided);
         if self.format == Format::JsonLines && held.starts_with(BOM) {
             // The SSE framer drops a BOM itself; the line splitter is told to step over it.
@@ -155,7 +183,7 @@ impl PayloadStream {
             return self
                 .lines
                 .feed(input, |line, offset| {
-                    let payload = Payload { bytes: line, offset, error_event: false, unterminated: false };
+                    let payload = Payload { bytes: line, offset, error_event: false, unterminated: false, line_starts: &[] };
                     deliver(payload, done, on_payload)
                 })
                 .map_err(|error| match error {
@@ -173,6 +201,7 @@ impl PayloadStream {
                 offset: event.data_offset,
                 error_event: event.event_type() == b"error",
                 unterminated: false,
+                line_starts: event.data_line_starts,
             };
             if let Err(error) = deliver(payload, done, on_payload) {
                 failure = Some(error);
@@ -190,12 +219,13 @@ impl PayloadStream {
             return Ok(());
         }
         self.closed = true;
+        let format = self.format();
         let done = &mut self.done;
-        match self.format {
+        match format {
             Format::Auto => Ok(()), // nothing but blank space arrived
             Format::JsonLines => match self.lines.finish() {
                 Some((line, offset)) => {
-                    let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true };
+                    let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true, line_starts: &[] };
                     deliver(payload, done, &mut on_payload).map_err(StreamError::Payload)
                 }
                 None => Ok(()),
@@ -208,6 +238,7 @@ impl PayloadStream {
                         offset: event.data_offset,
                         error_event: event.event_type() == b"error",
                         unterminated: true,
+                        line_starts: event.data_line_starts,
                     };
                     if let Err(error) = deliver(payload, done, &mut on_payload) {
                         failure = Some(error);
@@ -232,12 +263,15 @@ fn deliver<E>(
     if *done {
         return Ok(());
     }
+    if payload.error_event {
+        return on_payload(payload); // an error frame is an error whatever its data says
+    }
     let trimmed = payload.bytes.trim_ascii();
     if trimmed == b"[DONE]" {
         *done = true;
         return Ok(());
     }
-    if trimmed.is_empty() && !payload.error_event {
+    if trimmed.is_empty() {
         return Ok(());
     }
     on_payload(payload)
@@ -276,6 +310,20 @@ mod tests {
         assert_eq!(format, Format::JsonLines);
         assert!(!done);
         assert_eq!(out, vec![("{\"a\":1}".into(), 5, false, false), ("{\"b\":2}".into(), 15, false, true)]);
+    }
+
+    #[test]
+    fn explicit_json_lines_skip_a_bom() {
+        let (out, _, format) = payloads(Format::JsonLines, &[b"\xEF\xBB\xBF{\"a\":1}\n"]);
+        assert_eq!(format, Format::JsonLines);
+        assert_eq!(out, vec![("{\"a\":1}".into(), 3, false, false)]);
+    }
+
+    #[test]
+    fn an_error_frame_is_reported_whatever_its_data() {
+        let (out, done, _) = payloads(Format::Sse, &[b"event: error\ndata: [DONE]\n\nevent: error\ndata:\n\n"]);
+        assert!(!done);
+        assert_eq!(out, vec![("[DONE]".into(), 19, true, false), ("".into(), 45, true, false)]);
     }
 
     #[test]

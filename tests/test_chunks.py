@@ -1263,11 +1263,6 @@ def test_unterminated_last_event_cut_inside_an_error_payload_is_truncated() -> N
     assert type(error) is TruncatedStreamError and error.offset == 39
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: close() reports any DecodeError of an unterminated last payload as TruncatedStreamError, even when "
-    "the payload is complete JSON of the wrong shape",
-)
 @pytest.mark.parametrize("body", [b'data: {"id":"a"}\n\ndata: {"created":1.5}', b'{"id":"a"}\n{"created":1.5}'])
 def test_complete_last_payload_of_the_wrong_shape_is_a_decode_error(body: bytes) -> None:
     chunks, error = collect([body], require_done=False)
@@ -1359,10 +1354,6 @@ def test_decode_error_in_a_stream_carries_offsets_and_earlier_chunks() -> None:
     assert type(error) is DecodeError and error.offset == 52 and error.chunks == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DecodeError.offset of a payload spread over several data: lines ignores the 'data: ' prefixes",
-)
 def test_decode_error_offset_in_a_multi_line_payload() -> None:
     body = b'data: {"id":\ndata: 5}\n\n'
     with pytest.raises(DecodeError) as raised:
@@ -1661,3 +1652,35 @@ def test_undeclared_member_matches_json_loads(value: Any, ensure_ascii: bool) ->
         assert_same_json(chunk.x, expected)
         assert chunk.choices == []
         assert_same_json(json.loads(encode(chunk)), {"choices": [], "x": expected})
+
+
+# --- behaviour fixed after the first review ---------------------------------------------------------------------------
+
+
+def test_decoder_stops_after_an_error() -> None:
+    decoder = ChunkDecoder()
+    with pytest.raises(DecodeError) as raised:
+        decoder.feed(b'data: {"id":5}\n\ndata: {"id":"b"}\n\n')
+    assert raised.value.chunks == []
+    # The chunk after the bad one is not silently dropped: the decoder refuses to go on.
+    with pytest.raises(DecoderClosedError, match=r"stopped at an earlier error \(DecodeError: expected string, found number"):
+        decoder.feed(b'data: {"id":"c"}\n\n')
+    with pytest.raises(DecoderClosedError):
+        decoder.close()
+
+
+def test_an_error_frame_is_an_error_even_with_done_as_data() -> None:
+    with pytest.raises(UpstreamError) as raised:
+        list(iter_chunks([b"event: error\ndata: [DONE]\n\n"]))
+    assert (raised.value.event, raised.value.payload, raised.value.message) == ("error", "[DONE]", "[DONE]")
+
+
+def test_explicit_json_lines_with_a_bom() -> None:
+    chunks = list(iter_chunks([b'\xef\xbb\xbf{"id":"a"}\n[DONE]\n'], format="jsonl"))
+    assert chunks == [ChatCompletionChunk(id="a")]
+
+
+def test_excerpt_escapes_control_characters_the_python_way() -> None:
+    with pytest.raises(DecodeError) as raised:
+        decode_chunk(b'{"id": "a\x1fb"}')
+    assert raised.value.excerpt == '{"id": "a>>>\\x1fb"}'

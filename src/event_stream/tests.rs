@@ -396,6 +396,19 @@ fn data_offset_points_at_the_first_data_value() {
 }
 
 #[test]
+fn stream_offsets_of_multi_line_data() {
+    let mut decoder = EventStreamDecoder::default();
+    let mut seen = Vec::new();
+    // Data "ab\ncd\ne": "c" is at stream offset 15, "e" at 24.
+    decoder
+        .feed(b"data: ab\ndata: cd\ndata:e\n\n", |event| {
+            seen.push((event.stream_offset(0), event.stream_offset(3), event.stream_offset(4), event.stream_offset(6)));
+        })
+        .unwrap();
+    assert_eq!(seen, vec![(6, 15, 16, 23)]);
+}
+
+#[test]
 fn offset_counts_every_byte() {
     let mut decoder = EventStreamDecoder::default();
     feed_pieces(&mut decoder, &[b"\xEF\xBB", b"\xBFdata: x\r", b"\n\n"]);

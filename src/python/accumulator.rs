@@ -4,11 +4,12 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::chunks::{is_decode_error, payload_stream, stream_error, truncation, Payload};
+use super::chunks::{payload_stream, stream_error, truncation, Payload};
 use super::objects::{Builder, Root, Schema};
 use super::FeedInput;
 use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
+use crate::json::is_truncated;
 use crate::payload_stream::{Payload as StreamPayload, PayloadStream};
 
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
@@ -34,13 +35,20 @@ impl Accumulator {
     }
 
     /// Takes the next piece of the raw body (any cutting). Raises UpstreamError for an error report
-    /// (after merging what that chunk carried), DecodeError for a bad payload.
+    /// (after merging what that chunk carried), DecodeError for a bad payload; either is raised once
+    /// the rest of the piece is merged too, so that nothing after a bad chunk is lost.
     fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = FeedInput::extract(data)?;
         let merge = &mut self.merge;
-        self.stream
-            .feed(input.as_slice(), |payload| add_payload(py, merge, &payload))
-            .map_err(|error| stream_error(py, error))
+        let mut first_error: Option<PyErr> = None;
+        let framed = self.stream.feed(input.as_slice(), |payload| {
+            if let Err(error) = add_payload(py, merge, &payload) {
+                first_error.get_or_insert(error);
+            }
+            Ok::<(), PyErr>(())
+        });
+        framed.map_err(|error| stream_error(py, error))?;
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
@@ -52,8 +60,7 @@ impl Accumulator {
             encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
             FeedInput::extract(&encoded)?
         };
-        let payload = StreamPayload { bytes: input.as_slice(), offset: 0, error_event: false, unterminated: false };
-        add_payload(py, &mut self.merge, &payload).map(|_| ())
+        add_payload(py, &mut self.merge, &StreamPayload::document(input.as_slice()))
     }
 
     /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
@@ -61,12 +68,12 @@ impl Accumulator {
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         let merge = &mut self.merge;
         let mut cut_inside_payload = false;
-        let result = self.stream.finish(|payload| match add_payload(py, merge, &payload) {
-            Err(error) if payload.unterminated && is_decode_error(py, &error) => {
+        let result = self.stream.finish(|payload| {
+            if payload.unterminated && is_truncated(payload.bytes) {
                 cut_inside_payload = true;
-                Ok(())
+                return Ok(());
             }
-            other => other,
+            add_payload(py, merge, &payload)
         });
         self.cut_inside_payload |= cut_inside_payload;
         result.map_err(|error| stream_error(py, error))?;

@@ -11,6 +11,7 @@ use pyo3::types::{PyList, PyString};
 use super::objects::{BuildError, BuildErrorKind, Builder, Root, Schema};
 use super::{frame_error, package_error, FeedInput};
 use crate::event_stream::{FrameError, DEFAULT_MAX_EVENT_SIZE};
+use crate::json::is_truncated;
 use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
 
 /// Characters of payload shown on each side of an error's position.
@@ -31,31 +32,29 @@ pub fn decode_completion<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyRe
 fn decode_document<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, root: Root) -> PyResult<Bound<'py, PyAny>> {
     let input = FeedInput::extract_document(data)?;
     let mut builder = Builder::new(Schema::get(py)?);
-    let payload = Payload { bytes: input.as_slice(), offset: 0, error_event: false, in_stream: false };
+    let payload = Payload::document(input.as_slice());
     payload.decode(py, &mut builder, root)
 }
 
 /// One payload and where it came from, for error reports.
 pub(crate) struct Payload<'a> {
     bytes: &'a [u8],
-    /// Stream offset of `bytes[0]`.
-    offset: u64,
-    error_event: bool,
+    source: StreamPayload<'a>,
     /// Part of a stream (else a single document, where offsets are positions).
     in_stream: bool,
 }
 
 impl<'a> Payload<'a> {
     pub(crate) fn from_stream(payload: &StreamPayload<'a>) -> Self {
-        Payload { bytes: payload.bytes, offset: payload.offset, error_event: payload.error_event, in_stream: true }
+        Payload { bytes: payload.bytes, source: *payload, in_stream: true }
     }
 
     pub(crate) fn document(bytes: &'a [u8]) -> Self {
-        Payload { bytes, offset: 0, error_event: false, in_stream: false }
+        Payload { bytes, source: StreamPayload::document(bytes), in_stream: false }
     }
 
     pub(crate) fn is_error_event(&self) -> bool {
-        self.error_event
+        self.source.error_event
     }
 
     /// Builds the document without looking for an error report in it (our own output, which may carry
@@ -81,10 +80,10 @@ impl<'a> Payload<'a> {
     #[cold]
     pub(crate) fn upstream_error(&self, py: Python<'_>) -> PyErr {
         let text = String::from_utf8_lossy(self.bytes).into_owned();
-        let event = if self.error_event { "error" } else { "message" };
+        let event = if self.source.error_event { "error" } else { "message" };
         let build = || -> PyResult<PyErr> {
             let errors = py.import("chatsse._errors")?;
-            let error = errors.getattr("UpstreamError")?.call_method1("from_payload", (text, self.offset, event))?;
+            let error = errors.getattr("UpstreamError")?.call_method1("from_payload", (text, self.source.offset, event))?;
             Ok(PyErr::from_value(error))
         };
         build().unwrap_or_else(|failed| failed)
@@ -102,10 +101,10 @@ impl<'a> Payload<'a> {
     #[cold]
     pub(crate) fn error_at(&self, py: Python<'_>, position: usize, path: &str, description: &str) -> PyErr {
         let position = position.min(self.bytes.len());
-        let stream_offset = self.offset + position as u64;
+        let stream_offset = self.source.stream_offset(position);
         let excerpt = excerpt(self.bytes, position);
         let place = if self.in_stream {
-            format!("byte {position} of the payload at stream offset {}", self.offset)
+            format!("byte {position} of the payload at stream offset {}", self.source.offset)
         } else {
             format!("byte {position}")
         };
@@ -160,7 +159,8 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
                 '\n' => "\\n".to_owned(),
                 '\r' => "\\r".to_owned(),
                 '\t' => "\\t".to_owned(),
-                c if c.is_control() => c.escape_unicode().to_string(),
+                c if c.is_control() && (c as u32) < 0x100 => format!("\\x{:02x}", c as u32),
+                c if c.is_control() => format!("\\u{:04x}", c as u32),
                 c => c.to_string(),
             })
             .collect()
@@ -178,6 +178,8 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
 #[pyclass(module = "chatsse._core", name = "ChunkDecoder")]
 pub struct ChunkDecoder {
     stream: PayloadStream,
+    /// Set by the first error: the chunks after a bad one are not guessed at.
+    failed: Option<String>,
     /// Kept across feeds: it caches the strings that repeat from chunk to chunk.
     builder: Option<Builder<'static>>,
     require_done: bool,
@@ -189,12 +191,13 @@ impl ChunkDecoder {
     #[pyo3(signature = (*, format = "auto", require_done = true, max_event_size = DEFAULT_MAX_EVENT_SIZE))]
     fn new(format: &str, require_done: bool, max_event_size: usize) -> PyResult<Self> {
         let stream = payload_stream(format, max_event_size)?;
-        Ok(ChunkDecoder { stream, builder: None, require_done })
+        Ok(ChunkDecoder { stream, failed: None, builder: None, require_done })
     }
 
     /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
     /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        self.check_not_failed(py)?;
         let input = FeedInput::extract(data)?;
         let chunks = PyList::empty(py);
         let mut builder = self.builder(py)?;
@@ -202,7 +205,14 @@ impl ChunkDecoder {
         self.builder = Some(builder);
         match result {
             Ok(()) => Ok(chunks),
-            Err(error) => Err(with_chunks(py, stream_error(py, error), &chunks)),
+            Err(error) => {
+                let stopped = !matches!(error, StreamError::Frame(FrameError::Closed));
+                let error = stream_error(py, error);
+                if stopped {
+                    self.failed = Some(error.to_string());
+                }
+                Err(with_chunks(py, error, &chunks))
+            }
         }
     }
 
@@ -210,19 +220,17 @@ impl ChunkDecoder {
     /// when its payload is complete; raises TruncatedStreamError when the stream ended without
     /// `[DONE]` (unless `require_done=False`) or inside a payload.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.check_not_failed(py)?;
         let chunks = PyList::empty(py);
         let mut builder = self.builder(py)?;
         let mut cut_inside_payload = false;
         let result = self.stream.finish(|payload| {
-            let decoded = on_payload(py, &mut builder, &payload, &chunks);
-            match decoded {
-                // A last event cut off mid-payload is a truncated stream, not bad data.
-                Err(error) if payload.unterminated && is_decode_error(py, &error) => {
-                    cut_inside_payload = true;
-                    Ok(())
-                }
-                other => other,
+            // A last event cut off mid-payload is a truncated stream, not bad data.
+            if payload.unterminated && is_truncated(payload.bytes) {
+                cut_inside_payload = true;
+                return Ok(());
             }
+            on_payload(py, &mut builder, &payload, &chunks)
         });
         self.builder = Some(builder);
         let ending = result.map_err(|error| stream_error(py, error)).and_then(|()| {
@@ -260,6 +268,16 @@ impl ChunkDecoder {
 }
 
 impl ChunkDecoder {
+    fn check_not_failed(&self, py: Python<'_>) -> PyResult<()> {
+        match &self.failed {
+            None => Ok(()),
+            Some(reason) => {
+                let message = format!("the decoder stopped at an earlier error ({reason}); decode a new stream with a new decoder");
+                Err(package_error(py, "DecoderClosedError", message, &[]))
+            }
+        }
+    }
+
     fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
         match self.builder.take() {
             Some(builder) => Ok(builder),
@@ -288,10 +306,6 @@ pub(crate) fn stream_error(py: Python<'_>, error: StreamError<PyErr>) -> PyErr {
     }
 }
 
-pub(crate) fn is_decode_error(py: Python<'_>, error: &PyErr) -> bool {
-    error.get_type(py).name().is_ok_and(|name| name == "DecodeError")
-}
-
 /// TruncatedStreamError when the body ended inside a payload, or without `[DONE]` when it is required.
 pub(crate) fn truncation(py: Python<'_>, stream: &PayloadStream, cut_inside_payload: bool, require_done: bool) -> PyResult<()> {
     let message = if cut_inside_payload {
@@ -308,7 +322,7 @@ pub(crate) fn truncation(py: Python<'_>, stream: &PayloadStream, cut_inside_payl
 /// One payload: an error report or a chunk.
 fn on_payload(py: Python<'_>, builder: &mut Builder<'_>, payload: &StreamPayload<'_>, chunks: &Bound<'_, PyList>) -> PyResult<()> {
     let payload = Payload::from_stream(payload);
-    if payload.error_event {
+    if payload.is_error_event() {
         return Err(payload.upstream_error(py));
     }
     chunks.append(payload.decode(py, builder, Root::Chunk)?)
