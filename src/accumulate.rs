@@ -259,38 +259,40 @@ impl Accumulator {
         scanner.begin_object()?;
         let mut first = true;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key = self.key(&key)?;
-            match key.as_str() {
+            let key = key_str(&key)?;
+            match &*key {
                 "choices" => self.add_choices(&mut scanner)?,
                 "usage" => {
                     // The last non-null usage replaces the earlier one whole: counts are totals.
-                    let value = parse_value(&mut scanner, &mut self.scratch)?;
-                    if !value.is_null() || self.usage.is_none() {
-                        self.usage = Some(value);
+                    if scanner.peek()? == Kind::Null {
+                        scanner.null()?;
+                        self.usage.get_or_insert_with(Value::null);
+                    } else {
+                        self.usage = Some(parse_value(&mut scanner, &mut self.scratch)?);
                     }
                 }
                 "object" => {
-                    let value = parse_value(&mut scanner, &mut self.scratch)?;
-                    outcome.upstream_error |= value == Value::Str("error".to_owned());
+                    if scanner.peek()? == Kind::String {
+                        outcome.upstream_error |= scanner.string()?.raw == b"error";
+                    } else {
+                        scanner.skip()?;
+                    }
                 }
                 "obfuscation" => {
                     scanner.skip()?;
                 }
-                "error" => {
-                    let value = parse_value(&mut scanner, &mut self.scratch)?;
-                    outcome.upstream_error |= !value.is_null();
-                    merge_member(&mut self.fields, key, value, Mode::Snapshot);
-                }
                 name => {
                     if let Some(slot) = FIRST_NON_EMPTY.iter().find(|candidate| **candidate == name) {
                         let start = scanner.skip()?;
-                        let text = std::str::from_utf8(&payload[start..scanner.position()]).unwrap_or_default();
-                        let empty = matches!(text, "\"\"" | "0" | "null");
-                        if !empty && !self.first.iter().any(|(known, _)| known == slot) {
-                            self.first.push((slot, text.into()));
+                        if !self.first.iter().any(|(known, _)| known == slot) {
+                            let text = scanner.text_since(start);
+                            if !matches!(text, "\"\"" | "0" | "null") {
+                                self.first.push((slot, text.into()));
+                            }
                         }
                     } else {
                         let value = parse_value(&mut scanner, &mut self.scratch)?;
+                        outcome.upstream_error |= name == "error" && !value.is_null();
                         merge_member(&mut self.fields, key, value, Mode::Snapshot);
                     }
                 }
@@ -299,12 +301,6 @@ impl Accumulator {
         scanner.end()?;
         self.chunks += 1;
         Ok(outcome)
-    }
-
-    fn key(&mut self, key: &crate::json::JsonStr<'_>) -> Result<String, AccumulateError> {
-        self.scratch.clear();
-        key.unescape_into(&mut self.scratch)?;
-        Ok(String::from_utf8_lossy(&self.scratch).into_owned())
     }
 
     fn add_choices(&mut self, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
@@ -323,8 +319,8 @@ impl Accumulator {
         Ok(())
     }
 
-    /// One choice of a chunk. Its `index` may come after its delta (Azure sorts keys), so the first
-    /// pass notes where each member is, and merging follows.
+    /// One choice of a chunk. Members are merged as they are read once the choice's `index` is
+    /// known; those that come before it (Azure sorts keys: `delta` before `index`) wait for it.
     fn add_choice(&mut self, scanner: &mut Scanner<'_>, position: i64) -> Result<(), AccumulateError> {
         let input = scanner.input();
         let path = || format!("$.choices[{position}]");
@@ -333,28 +329,41 @@ impl Accumulator {
             return Err(wrong_type(scanner.position(), &path(), "object", kind));
         }
         scanner.begin_object()?;
-        let mut index = None;
-        let mut members: Vec<(String, Range<usize>)> = Vec::new();
+        let mut slot = None;
+        let mut waiting: Vec<(std::borrow::Cow<'_, str>, Range<usize>)> = Vec::new();
         let mut first = true;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key = self.key(&key)?;
+            let key = key_str(&key)?;
             if key == "index" {
                 let at = scanner.position();
-                match scanner.peek()? {
-                    Kind::Number => match scanner.number()?.as_i64() {
-                        Some(value) => index = Some(value),
-                        None => return Err(wrong_type(at, &format!("{}.index", path()), "integer", Kind::Number)),
-                    },
-                    Kind::Null => scanner.null()?,
+                let index = match scanner.peek()? {
+                    Kind::Number => scanner.number()?.as_i64().ok_or_else(|| wrong_type(at, &format!("{}.index", path()), "integer", Kind::Number))?,
+                    Kind::Null => {
+                        scanner.null()?;
+                        position
+                    }
                     kind => return Err(wrong_type(at, &format!("{}.index", path()), "integer", kind)),
-                }
+                };
+                slot = Some(self.choice_slot(index));
                 continue;
             }
-            let start = scanner.skip()?;
-            members.push((key, start..scanner.position()));
+            match slot {
+                Some(slot) => self.add_choice_member(slot, &key, scanner, &path)?,
+                None => {
+                    let start = scanner.skip()?;
+                    waiting.push((key, start..scanner.position()));
+                }
+            }
         }
-        let index = index.unwrap_or(position);
-        let choice = match self.choices.iter().position(|choice| choice.index == index) {
+        let slot = slot.unwrap_or_else(|| self.choice_slot(position));
+        for (key, span) in waiting {
+            self.add_choice_member(slot, &key, &mut Scanner::resume(input, span.start), &path)?;
+        }
+        Ok(())
+    }
+
+    fn choice_slot(&mut self, index: i64) -> usize {
+        match self.choices.iter().position(|choice| choice.index == index) {
             Some(found) => found,
             None => {
                 self.choices.push(Choice {
@@ -366,28 +375,37 @@ impl Accumulator {
                 });
                 self.choices.len() - 1
             }
-        };
-        for (key, span) in members {
-            let mut value_scanner = Scanner::resume(input, span.start);
-            let choice = &mut self.choices[choice];
-            match key.as_str() {
-                // "message" in a chunk: some gateways send the whole message that way.
-                "delta" | "message" => merge_delta(&mut choice.message, &mut value_scanner, &mut self.scratch, &path)?,
-                "finish_reason" => {
-                    let value = parse_value(&mut value_scanner, &mut self.scratch)?;
-                    match &mut choice.finish_reason {
-                        Some(reason) => merge(reason, value, "finish_reason", Mode::Snapshot),
-                        None => choice.finish_reason = Some(value),
-                    }
+        }
+    }
+
+    fn add_choice_member(
+        &mut self,
+        slot: usize,
+        key: &std::borrow::Cow<'_, str>,
+        scanner: &mut Scanner<'_>,
+        path: &dyn Fn() -> String,
+    ) -> Result<(), AccumulateError> {
+        let choice = &mut self.choices[slot];
+        match &**key {
+            // "message" in a chunk: some gateways send the whole message that way.
+            "delta" | "message" => merge_delta(&mut choice.message, scanner, &mut self.scratch, path),
+            "finish_reason" => {
+                if scanner.peek()? == Kind::Null {
+                    scanner.null()?;
+                    choice.finish_reason.get_or_insert_with(Value::null);
+                } else {
+                    // The last non-null finish reason wins; it is never reset.
+                    choice.finish_reason = Some(parse_value(scanner, &mut self.scratch)?);
                 }
-                "logprobs" => merge_logprobs(&mut choice.logprobs, &mut value_scanner, &mut self.scratch)?,
-                _ => {
-                    let value = parse_value(&mut value_scanner, &mut self.scratch)?;
-                    merge_member(&mut choice.fields, key, value, Mode::Snapshot);
-                }
+                Ok(())
+            }
+            "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, &mut self.scratch),
+            _ => {
+                let value = parse_value(scanner, &mut self.scratch)?;
+                merge_member(&mut choice.fields, key.clone(), value, Mode::Snapshot);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// The completion as compact JSON, members in the order of chatsse.types.ChatCompletion, then the
@@ -436,11 +454,21 @@ impl Accumulator {
     }
 }
 
-fn merge_member(fields: &mut Fields, key: String, value: Value, mode: Mode) {
+fn merge_member(fields: &mut Fields, key: std::borrow::Cow<'_, str>, value: Value, mode: Mode) {
     match fields.iter_mut().find(|(k, _)| *k == key) {
         Some((_, existing)) => merge(existing, value, &key, mode),
-        None => fields.push((key, value)),
+        None => fields.push((key.into_owned(), value)),
     }
+}
+
+/// A member name: borrowed from the payload unless it has escapes (which chat payloads never do).
+fn key_str<'a>(key: &crate::json::JsonStr<'a>) -> Result<std::borrow::Cow<'a, str>, AccumulateError> {
+    if !key.escaped {
+        return Ok(std::borrow::Cow::Borrowed(key.raw_str()));
+    }
+    let mut unescaped = Vec::new();
+    key.unescape_into(&mut unescaped)?;
+    Ok(std::borrow::Cow::Owned(String::from_utf8_lossy(&unescaped).into_owned()))
 }
 
 fn merge_delta(
@@ -457,10 +485,8 @@ fn merge_delta(
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
-        scratch.clear();
-        key.unescape_into(scratch)?;
-        let key = String::from_utf8_lossy(scratch).into_owned();
-        match key.as_str() {
+        let key = key_str(&key)?;
+        match &*key {
             "content" => merge_content(&mut message.content, scanner, scratch, path)?,
             "tool_calls" => match scanner.peek()? {
                 Kind::Null => {
@@ -611,7 +637,6 @@ fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: Fields) {
 }
 
 fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
-    let input = scanner.input();
     match scanner.peek()? {
         Kind::Null => {
             scanner.null()?;
@@ -622,7 +647,7 @@ fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), A
             let mut first = true;
             while scanner.next_element(&mut first)? {
                 let start = scanner.skip()?;
-                list.extend(std::str::from_utf8(&input[start..scanner.position()]).unwrap_or_default());
+                list.extend(scanner.text_since(start));
             }
             if matches!(list, RawList::Absent | RawList::Null) {
                 *list = RawList::Items(String::new());
@@ -651,10 +676,8 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
-        scratch.clear();
-        key.unescape_into(scratch)?;
-        let key = String::from_utf8_lossy(scratch).into_owned();
-        match key.as_str() {
+        let key = key_str(&key)?;
+        match &*key {
             "content" => merge_raw_list(&mut logprobs.content, scanner)?,
             "refusal" => merge_raw_list(&mut logprobs.refusal, scanner)?,
             _ => {
@@ -668,8 +691,7 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &
 
 fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
     if !text.escaped {
-        // The scanner checked the whole payload's UTF-8 and the quotes are ASCII.
-        target.push_str(std::str::from_utf8(text.raw).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?);
+        target.push_str(text.raw_str());
         return Ok(());
     }
     scratch.clear();

@@ -106,7 +106,15 @@ pub struct JsonStr<'a> {
     pub offset: usize,
 }
 
-impl JsonStr<'_> {
+impl<'a> JsonStr<'a> {
+    /// The text between the quotes as `&str` (escapes not resolved).
+    #[inline]
+    pub fn raw_str(&self) -> &'a str {
+        // SAFETY: `Scanner::string` only hands out a JsonStr whose raw bytes it checked to be UTF-8
+        // (ASCII, or validated with `str::from_utf8` when any byte is not ASCII).
+        unsafe { std::str::from_utf8_unchecked(self.raw) }
+    }
+
     /// Appends the string's value to `out`.
     pub fn unescape_into(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
         if !self.escaped {
@@ -516,6 +524,14 @@ impl<'a> Scanner<'a> {
             }
         }
         Ok(start)
+    }
+
+    /// The text of the value this scanner just read, which started at `start` (as `skip` returns it).
+    pub fn text_since(&self, start: usize) -> &'a str {
+        let bytes = &self.input[start..self.pos];
+        // SAFETY: the scanner has just read these bytes as one JSON value: outside strings every byte
+        // it accepts is ASCII, and every string's bytes were checked to be UTF-8 (`string`).
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// Checks that only whitespace is left.
