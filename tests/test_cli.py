@@ -44,3 +44,40 @@ def test_missing_file() -> None:
     result = run("events", "/nonexistent/stream.sse")
     assert result.returncode == 2
     assert b"/nonexistent/stream.sse" in result.stderr
+
+
+def test_accumulate_the_sample_stream() -> None:
+    result = run("accumulate", str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    completion = json.loads(result.stdout)
+    assert completion["object"] == "chat.completion"
+    assert completion["id"] == "chatcmpl-example0001"
+    assert completion["choices"] == [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Server-sent events carry each chunk as a `data:` line; a blank line ends the event.",
+                "refusal": None,
+            },
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ]
+    assert completion["usage"]["total_tokens"] == 32
+    assert result.stdout.count(b"\n") == 1  # compact unless --indent
+
+
+def test_accumulate_reports_an_unfinished_stream() -> None:
+    result = run("accumulate", "-", stdin=b'data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n')
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "par"
+    assert b"unfinished" in result.stderr
+
+
+def test_accumulate_reports_an_upstream_error() -> None:
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"overloaded"}}\n\n'
+    result = run("accumulate", "-", stdin=body)
+    assert result.returncode == 1
+    assert b"the provider reported an error: overloaded" in result.stderr
+    assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "a"
