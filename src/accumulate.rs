@@ -242,6 +242,22 @@ impl Accumulator {
         })
     }
 
+    /// The `function.arguments` text of each tool call of a choice so far (the legacy `function_call`
+    /// too, last), in order; None for a call with no arguments yet.
+    pub fn tool_call_arguments(&self, choice_index: i64) -> Vec<Option<&str>> {
+        let Some(choice) = self.choices.iter().find(|choice| choice.index == choice_index) else { return Vec::new() };
+        let mut out: Vec<Option<&str>> =
+            choice.message.tool_calls.iter().flatten().map(|call| function_arguments(&call.fields)).collect();
+        if choice.message.fields.iter().any(|(k, v)| k == "function_call" && matches!(v, Value::Object(_))) {
+            let legacy = choice.message.fields.iter().find(|(k, _)| k == "function_call").map(|(_, v)| v);
+            out.push(match legacy.and_then(|v| v.field("arguments")) {
+                Some(Value::Str(text)) => Some(text.as_str()),
+                _ => None,
+            });
+        }
+        out
+    }
+
     /// At least one choice, and every choice has a finish reason.
     pub fn all_finished(&self) -> bool {
         !self.choices.is_empty() && self.choices.iter().all(|choice| choice.finish_reason.as_ref().is_some_and(|r| !r.is_null()))
@@ -451,6 +467,14 @@ impl Accumulator {
             write_value(out, value);
         }
         out.push('}');
+    }
+}
+
+/// The `function.arguments` text of a tool call's members.
+fn function_arguments(fields: &Fields) -> Option<&str> {
+    match fields.iter().find(|(k, _)| k == "function").and_then(|(_, function)| function.field("arguments")) {
+        Some(Value::Str(text)) => Some(text.as_str()),
+        _ => None,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod accumulate;
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;
+pub mod partial_json;
 pub mod payload_stream;
 
 #[cfg(feature = "python")]

@@ -14,6 +14,7 @@ from chatsse._core import (
     ServerSentEvent,
     decode_chunk,
     decode_completion,
+    parse_partial_json,
 )
 from chatsse._errors import (
     ChatSSEError,
@@ -49,6 +50,7 @@ __all__ = [
     "encode",
     "iter_chunks",
     "iter_events",
+    "parse_partial_json",
     "types",
     *types.__all__,
 ]

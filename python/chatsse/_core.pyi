@@ -1,5 +1,5 @@
 # Types of the native module chatsse._core (Rust, src/python/).
-from typing import Literal, final
+from typing import Any, Literal, final
 
 from chatsse.types import ChatCompletion, ChatCompletionChunk, Usage
 
@@ -48,6 +48,9 @@ class SSEDecoder:
     @property
     def closed(self) -> bool: ...
 
+def parse_partial_json(text: str | bytes | bytearray | memoryview) -> Any:
+    """The value a prefix of a JSON document stands for so far; None when no value has begun."""
+
 def decode_chunk(data: bytes | str | bytearray | memoryview) -> ChatCompletionChunk:
     """Decode one stream payload. Raises DecodeError or UpstreamError."""
 
@@ -85,6 +88,8 @@ class Accumulator:
         """The completion so far (a snapshot)."""
     def to_json(self) -> bytes:
         """The completion so far as compact JSON: the non-streamed response body."""
+    def tool_call_arguments(self, choice: int = 0) -> list[Any]:
+        """Each tool call's arguments parsed so far (partial JSON completed); None where none yet."""
     @property
     def usage(self) -> Usage | None: ...
     @property

@@ -10,6 +10,7 @@ use super::FeedInput;
 use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::json::is_truncated;
+use crate::partial_json;
 use crate::payload_stream::{Payload as StreamPayload, PayloadStream};
 
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
@@ -94,6 +95,24 @@ impl Accumulator {
     /// The completion so far as compact JSON: the body of the non-streamed response.
     fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.json().as_bytes())
+    }
+
+    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
+    /// that has arrived is completed (strings closed, open containers closed, a member still missing
+    /// its value left out) and decoded. None for a call with no parseable arguments yet.
+    #[pyo3(signature = (choice = 0))]
+    fn tool_call_arguments<'py>(&mut self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+        let mut builder = self.builder(py)?;
+        let mut parsed = Vec::new();
+        for text in self.merge.tool_call_arguments(choice) {
+            let value = match text.and_then(|text| partial_json::complete(text).ok().flatten()) {
+                Some(document) => builder.decode_any(py, document.as_bytes()).ok(),
+                None => None,
+            };
+            parsed.push(value);
+        }
+        self.builder = Some(builder);
+        Ok(parsed)
     }
 
     /// The usage, as soon as a non-null one arrived (the last one wins), else None.

@@ -17,6 +17,23 @@ use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, Str
 /// Characters of payload shown on each side of an error's position.
 const EXCERPT_RADIUS: usize = 40;
 
+/// The value a prefix of a JSON document stands for so far (see `crate::partial_json`): None when no
+/// value has begun; DecodeError when the text cannot begin a JSON document.
+#[pyfunction]
+pub fn parse_partial_json<'py>(py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let input = FeedInput::extract_document(text)?;
+    let Ok(prefix) = std::str::from_utf8(input.as_slice()) else {
+        return Err(Payload::document(input.as_slice()).error_at(py, 0, "$", "invalid UTF-8"));
+    };
+    let document = match crate::partial_json::complete(prefix) {
+        Ok(Some(document)) => document,
+        Ok(None) => return Ok(None),
+        Err(_) => return Err(Payload::document(input.as_slice()).error_at(py, 0, "$", "not the beginning of a JSON document")),
+    };
+    let mut builder = Builder::new(Schema::get(py)?);
+    Payload::document(document.as_bytes()).decode_any(py, &mut builder).map(Some)
+}
+
 /// Decodes one `data:` payload of a stream into a `ChatCompletionChunk`.
 #[pyfunction]
 pub fn decode_chunk<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -55,6 +72,11 @@ impl<'a> Payload<'a> {
 
     pub(crate) fn is_error_event(&self) -> bool {
         self.source.error_event
+    }
+
+    /// Builds plain Python values (dicts, lists, ...).
+    pub(crate) fn decode_any<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>) -> PyResult<Bound<'py, PyAny>> {
+        builder.decode_any(py, self.bytes).map_err(|error| self.decode_error(py, error))
     }
 
     /// Builds the document without looking for an error report in it (our own output, which may carry
