@@ -1684,3 +1684,62 @@ def test_excerpt_escapes_control_characters_the_python_way() -> None:
     with pytest.raises(DecodeError) as raised:
         decode_chunk(b'{"id": "a\x1fb"}')
     assert raised.value.excerpt == '{"id": "a>>>\\x1fb"}'
+
+
+# --- decode(): any type of chatsse.types ------------------------------------------------------------------------------
+
+REQUEST_MESSAGES = (
+    b'[{"role":"system","content":"be brief","x_meta":1},'
+    b'{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}},'
+    b'{"type":"image_url","image_url":{"url":"data:image/png;base64,AA==","detail":"low"}},'
+    b'{"type":"input_audio","input_audio":{"data":"UklG","format":"wav"}},'
+    b'{"type":"file","file":{"filename":"a.pdf","file_id":"file-1"}},'
+    b'{"type":"video_url","video_url":{"url":"https://v"}},{"type":"future_part","foo":1}]},'
+    b'{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",'
+    b'"function":{"name":"f","arguments":"{}"},"x":2}],"reasoning_content":"r"},'
+    b'{"role":"tool","tool_call_id":"c1","content":"42","name":"f"}]'
+)
+
+
+def test_decode_request_messages_keeps_every_member() -> None:
+    from chatsse import decode
+    from chatsse.types import (
+        ChatCompletionContentPartFile,
+        ChatCompletionContentPartImage,
+        ChatCompletionContentPartInputAudio,
+        ChatCompletionContentPartText,
+        ChatCompletionContentPartVideo,
+        Message,
+    )
+
+    messages = decode(REQUEST_MESSAGES, list[Message])
+    assert [m.role for m in messages] == ["system", "user", "assistant", "tool"]
+    assert (messages[0].content, messages[0].x_meta) == ("be brief", 1)
+    parts = messages[1].content
+    assert [type(p) for p in parts[:5]] == [
+        ChatCompletionContentPartText,
+        ChatCompletionContentPartImage,
+        ChatCompletionContentPartInputAudio,
+        ChatCompletionContentPartFile,
+        ChatCompletionContentPartVideo,
+    ]
+    assert parts[0].cache_control == {"type": "ephemeral"}
+    assert (parts[1].image_url.url, parts[1].image_url.detail) == ("data:image/png;base64,AA==", "low")
+    assert (parts[2].input_audio.format, parts[3].file.file_id, parts[4].video_url.url) == ("wav", "file-1", "https://v")
+    assert parts[5] == {"type": "future_part", "foo": 1}  # an unknown part type is kept as it came
+    assert (messages[2].content, messages[2].tool_calls[0].x, messages[2].reasoning_content) == (None, 2, "r")
+    assert (messages[3].tool_call_id, messages[3].name) == ("c1", "f")
+    assert [json.loads(encode(m)) for m in messages] == json.loads(REQUEST_MESSAGES)
+
+
+def test_decode_refuses_foreign_types_and_bad_documents() -> None:
+    from chatsse import Usage, decode
+
+    assert decode(b'{"prompt_tokens":1,"x":[2]}', Usage).x == [2]
+    with pytest.raises(TypeError, match="is not a type of chatsse.types"):
+        decode(b"{}", dict)
+    with pytest.raises(DecodeError, match=r"expected array, found object at \$"):
+        decode(b"{}", list[Usage])
+    with pytest.raises(DecodeError) as raised:
+        decode(b'[{"prompt_tokens":1},{"prompt_tokens":"x"}]', list[Usage])
+    assert raised.value.path == "$[1].prompt_tokens"

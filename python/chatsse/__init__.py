@@ -5,7 +5,7 @@ The native core (``chatsse._core``, Rust) does the parsing; this package re-expo
 
 from chatsse import types
 from chatsse._accumulate import aaccumulate, accumulate
-from chatsse._chunks import aiter_chunks, encode, iter_chunks
+from chatsse._chunks import aiter_chunks, decode, encode, iter_chunks
 from chatsse._core import (
     DEFAULT_MAX_EVENT_SIZE,
     Accumulator,
@@ -45,6 +45,7 @@ __all__ = [
     "accumulate",
     "aiter_chunks",
     "aiter_events",
+    "decode",
     "decode_chunk",
     "decode_completion",
     "encode",

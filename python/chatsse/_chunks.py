@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any, Literal
 
 import msgspec
 
+from chatsse import _core
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 from chatsse._errors import ChatSSEError
 from chatsse.types import ChatCompletionChunk
 
-__all__ = ["aiter_chunks", "encode", "iter_chunks"]
+__all__ = ["aiter_chunks", "decode", "encode", "iter_chunks"]
 
 Piece = bytes | bytearray | memoryview
 Format = Literal["auto", "sse", "jsonl"]
@@ -74,9 +76,10 @@ def encode(obj: msgspec.Struct) -> bytes:
 
 def _builtins(value: Any) -> Any:
     if isinstance(value, msgspec.Struct):
-        out = {}
-        # From the type: an undeclared member named "__struct_fields__" lives in the instance dict.
-        for name in type(value).__struct_fields__:
+        cls = type(value)  # not the instance: an undeclared "__struct_fields__" lives in its dict
+        config = cls.__struct_config__
+        out = {config.tag_field: config.tag} if config.tag_field is not None else {}
+        for name in cls.__struct_fields__:
             field = getattr(value, name)
             if field is not msgspec.UNSET:
                 out[name] = _builtins(field)
@@ -90,3 +93,13 @@ def _builtins(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _builtins(item) for key, item in value.items()}
     return value
+
+
+def decode(data: bytes | str | bytearray | memoryview, type: Any) -> Any:  # noqa: A002
+    """Decode one JSON document into any type of chatsse.types, or ``list[T]`` of one (a request's
+    ``messages``: ``decode(body_messages, list[Message])``), keeping undeclared members as attributes
+    like ``decode_chunk`` does. Raises DecodeError; TypeError for a type that is not chatsse's."""
+    if typing.get_origin(type) is list:
+        (item,) = typing.get_args(type)
+        return _core.decode_as(data, item, as_list=True)
+    return _core.decode_as(data, type)

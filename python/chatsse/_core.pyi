@@ -51,6 +51,9 @@ class SSEDecoder:
 def parse_partial_json(text: str | bytes | bytearray | memoryview) -> Any:
     """The value a prefix of a JSON document stands for so far; None when no value has begun."""
 
+def decode_as(data: bytes | str | bytearray | memoryview, cls: type, *, as_list: bool = False) -> Any:
+    """Decode a document into a chatsse.types Struct (or a list of them); see chatsse.decode."""
+
 def decode_chunk(data: bytes | str | bytearray | memoryview) -> ChatCompletionChunk:
     """Decode one stream payload. Raises DecodeError or UpstreamError."""
 

@@ -34,6 +34,23 @@ pub fn parse_partial_json<'py>(py: Python<'py>, text: &Bound<'py, PyAny>) -> PyR
     Payload::document(document.as_bytes()).decode_any(py, &mut builder).map(Some)
 }
 
+/// Decodes one JSON document into any Struct type of chatsse.types (`as_list`: an array of them).
+#[pyfunction]
+#[pyo3(signature = (data, cls, *, as_list = false))]
+pub fn decode_as<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, cls: &Bound<'py, PyAny>, as_list: bool) -> PyResult<Bound<'py, PyAny>> {
+    let schema = Schema::get(py)?;
+    let Some(index) = schema.index_of(cls) else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("{} is not a type of chatsse.types", cls.repr()?)));
+    };
+    let input = FeedInput::extract_document(data)?;
+    let payload = Payload::document(input.as_slice());
+    let mut builder = Builder::new(schema);
+    if as_list {
+        return builder.decode_list(py, input.as_slice(), index).map_err(|error| payload.decode_error(py, error));
+    }
+    payload.decode_data(py, &mut builder, Root::Struct(index))
+}
+
 /// Decodes one `data:` payload of a stream into a `ChatCompletionChunk`.
 #[pyfunction]
 pub fn decode_chunk<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

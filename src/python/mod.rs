@@ -111,7 +111,7 @@ mod _core {
     #[pymodule_export]
     use super::accumulator::Accumulator;
     #[pymodule_export]
-    use super::chunks::{decode_chunk, decode_completion, parse_partial_json, ChunkDecoder};
+    use super::chunks::{decode_as, decode_chunk, decode_completion, parse_partial_json, ChunkDecoder};
     #[pymodule_export]
     use super::sse::{SSEDecoder, ServerSentEvent};
 

@@ -77,6 +77,8 @@ pub(crate) enum Root {
     Chunk,
     Completion,
     Usage,
+    /// Any Struct of chatsse.types, by its index in the schema (`Schema::index_of`).
+    Struct(usize),
 }
 
 static SCHEMA: PyOnceLock<Schema> = PyOnceLock::new();
@@ -102,6 +104,14 @@ impl Schema {
         schema.chunk = loader.struct_index(&mut schema, &types.getattr("ChatCompletionChunk")?)?;
         schema.completion = loader.struct_index(&mut schema, &types.getattr("ChatCompletion")?)?;
         schema.usage = loader.struct_index(&mut schema, &types.getattr("Usage")?)?;
+        // Every other Struct of the module (request messages and their parts among them).
+        let struct_type = msgspec.getattr("Struct")?;
+        for name in types.getattr("__all__")?.try_iter()? {
+            let member = types.getattr(name?.cast_into::<PyString>()?)?;
+            if member.is_instance_of::<PyType>() && member.cast::<PyType>()?.is_subclass(&struct_type)? {
+                loader.struct_index(&mut schema, &member)?;
+            }
+        }
         Ok(schema)
     }
 
@@ -110,7 +120,13 @@ impl Schema {
             Root::Chunk => self.chunk,
             Root::Completion => self.completion,
             Root::Usage => self.usage,
+            Root::Struct(index) => index,
         }
+    }
+
+    /// The schema index of a chatsse.types Struct class.
+    pub(crate) fn index_of(&self, class: &Bound<'_, PyAny>) -> Option<usize> {
+        self.structs.iter().position(|schema| schema.class.bind(class.py()).is(class))
     }
 }
 
@@ -313,6 +329,19 @@ impl<'s> Builder<'s> {
         self.upstream_error = false;
         let mut scanner = Scanner::new(data)?;
         let value = self.build_struct(py, &mut scanner, self.schema.root(root), true)?;
+        scanner.end()?;
+        Ok(value)
+    }
+
+    /// Decodes `data` as a JSON array of the Struct type `index`.
+    pub(crate) fn decode_list<'py>(&mut self, py: Python<'py>, data: &[u8], index: usize) -> Built<Bound<'py, PyAny>> {
+        self.upstream_error = false;
+        let mut scanner = Scanner::new(data)?;
+        let kind = scanner.peek()?;
+        if kind != Kind::Array {
+            return Err(BuildError::new(scanner.position(), BuildErrorKind::WrongType { expected: "array".to_owned(), found: kind.name() }));
+        }
+        let value = self.list(py, &mut scanner, |builder, py, scanner| builder.build_struct(py, scanner, index, false))?;
         scanner.end()?;
         Ok(value)
     }
