@@ -397,12 +397,12 @@ impl Accumulator {
     fn add_choice_member(
         &mut self,
         slot: usize,
-        key: &std::borrow::Cow<'_, str>,
+        key: &str,
         scanner: &mut Scanner<'_>,
         path: &dyn Fn() -> String,
     ) -> Result<(), AccumulateError> {
         let choice = &mut self.choices[slot];
-        match &**key {
+        match key {
             // "message" in a chunk: some gateways send the whole message that way.
             "delta" | "message" => merge_delta(&mut choice.message, scanner, &mut self.scratch, path),
             "finish_reason" => {
@@ -418,7 +418,7 @@ impl Accumulator {
             "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, &mut self.scratch),
             _ => {
                 let value = parse_value(scanner, &mut self.scratch)?;
-                merge_member(&mut choice.fields, key.clone(), value, Mode::Snapshot);
+                merge_member(&mut choice.fields, std::borrow::Cow::Borrowed(key), value, Mode::Snapshot);
                 Ok(())
             }
         }

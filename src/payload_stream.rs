@@ -9,7 +9,7 @@
 //! - At the end, a last event that lacks only its blank line is still delivered (marked `unterminated`):
 //!   `data: [DONE]\n` at the very end of a body happens, and losing the last chunk helps nobody.
 
-use crate::event_stream::{EventStreamDecoder, FrameError};
+use crate::event_stream::{Event, EventStreamDecoder, FrameError};
 use crate::json_lines::{JsonLinesSplitter, LinesError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,18 @@ pub struct Payload<'a> {
     pub line_starts: &'a [(usize, u64)],
 }
 
-impl Payload<'_> {
+impl<'a> Payload<'a> {
+    /// The payload of an SSE event.
+    fn of_event(event: &Event<'a>, unterminated: bool) -> Self {
+        Payload {
+            bytes: event.data,
+            offset: event.data_offset,
+            error_event: event.event_type() == b"error",
+            unterminated,
+            line_starts: event.data_line_starts,
+        }
+    }
+
     /// A payload that is a whole document (not from a stream): positions are offsets.
     pub fn document(bytes: &[u8]) -> Payload<'_> {
         Payload { bytes, offset: 0, error_event: false, unterminated: false, line_starts: &[] }
@@ -196,14 +207,7 @@ impl PayloadStream {
             if failure.is_some() {
                 return;
             }
-            let payload = Payload {
-                bytes: event.data,
-                offset: event.data_offset,
-                error_event: event.event_type() == b"error",
-                unterminated: false,
-                line_starts: event.data_line_starts,
-            };
-            if let Err(error) = deliver(payload, done, on_payload) {
+            if let Err(error) = deliver(Payload::of_event(event, false), done, on_payload) {
                 failure = Some(error);
             }
         });
@@ -233,14 +237,7 @@ impl PayloadStream {
             Format::Sse => {
                 let mut failure = None;
                 let result = self.events.dispatch_unterminated(|event| {
-                    let payload = Payload {
-                        bytes: event.data,
-                        offset: event.data_offset,
-                        error_event: event.event_type() == b"error",
-                        unterminated: true,
-                        line_starts: event.data_line_starts,
-                    };
-                    if let Err(error) = deliver(payload, done, &mut on_payload) {
+                    if let Err(error) = deliver(Payload::of_event(event, true), done, &mut on_payload) {
                         failure = Some(error);
                     }
                 });

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterable, Iterable
-from typing import Literal
 
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator
+from chatsse._chunks import Format
 from chatsse._errors import ChatSSEError, IncompleteStreamWarning, TruncatedStreamError
+from chatsse._sse import Piece
 from chatsse.types import ChatCompletion
 
 __all__ = ["aaccumulate", "accumulate"]
 
-Piece = bytes | bytearray | memoryview
-Format = Literal["auto", "sse", "jsonl"]
 
 
 def accumulate(

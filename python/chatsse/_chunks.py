@@ -11,12 +11,13 @@ import msgspec
 from chatsse import _core
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 from chatsse._errors import ChatSSEError
+from chatsse._sse import Piece
 from chatsse.types import ChatCompletionChunk
 
 __all__ = ["aiter_chunks", "decode", "encode", "iter_chunks"]
 
-Piece = bytes | bytearray | memoryview
 Format = Literal["auto", "sse", "jsonl"]
+"""How a body frames its chunks: SSE ``data:`` events, JSON lines, or detected from the first byte."""
 
 
 def iter_chunks(

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, ServerSentEvent
 from chatsse._errors import EventTooLargeError
 
-__all__ = ["aiter_events", "iter_events"]
+__all__ = ["Piece", "aiter_events", "iter_events"]
 
-Chunk = bytes | bytearray | memoryview
+Piece = bytes | bytearray | memoryview
+"""One piece of a raw response body, as HTTP clients hand them out."""
 
 
 def iter_events(
-    source: Iterable[Chunk], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+    source: Iterable[Piece], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
 ) -> Iterator[ServerSentEvent]:
     """Yield the events of a byte stream given as an iterable of pieces (``httpx``'s ``iter_bytes()``,
     a file opened in binary mode, a list). An event cut off by the end of the stream is discarded, as
@@ -31,7 +32,7 @@ def iter_events(
 
 
 async def aiter_events(
-    source: AsyncIterable[Chunk], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+    source: AsyncIterable[Piece], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
 ) -> AsyncIterator[ServerSentEvent]:
     """The async twin of iter_events (``httpx``'s ``aiter_bytes()``, ``aiohttp``'s ``content.iter_any()``)."""
     decoder = SSEDecoder(max_event_size=max_event_size)

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::chunks::{payload_stream, stream_error, truncation, Payload};
-use super::objects::{Builder, Root, Schema};
+use super::objects::{Builder, Root};
 use super::FeedInput;
 use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
@@ -86,7 +86,7 @@ impl Accumulator {
     fn completion<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let json = self.json();
         let payload = Payload::document(json.as_bytes());
-        let mut builder = self.builder(py)?;
+        let mut builder = Builder::take(&mut self.builder, py)?;
         let result = payload.decode_data(py, &mut builder, Root::Completion);
         self.builder = Some(builder);
         result
@@ -102,7 +102,7 @@ impl Accumulator {
     /// its value left out) and decoded. None for a call with no parseable arguments yet.
     #[pyo3(signature = (choice = 0))]
     fn tool_call_arguments<'py>(&mut self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
-        let mut builder = self.builder(py)?;
+        let mut builder = Builder::take(&mut self.builder, py)?;
         let mut parsed = Vec::new();
         for text in self.merge.tool_call_arguments(choice) {
             let value = match text.and_then(|text| partial_json::complete(text).ok().flatten()) {
@@ -119,7 +119,7 @@ impl Accumulator {
     #[getter]
     fn usage<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(json) = self.merge.usage_json() else { return Ok(None) };
-        let mut builder = self.builder(py)?;
+        let mut builder = Builder::take(&mut self.builder, py)?;
         let result = Payload::document(json.as_bytes()).decode_data(py, &mut builder, Root::Usage);
         self.builder = Some(builder);
         result.map(Some)
@@ -157,13 +157,6 @@ impl Accumulator {
         let mut out = String::new();
         self.merge.write_json(&mut out);
         out
-    }
-
-    fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
-        match self.builder.take() {
-            Some(builder) => Ok(builder),
-            None => Ok(Builder::new(Schema::get(py)?)),
-        }
     }
 }
 

@@ -129,6 +129,7 @@ impl<'a> Payload<'a> {
     }
 
     #[cold]
+    #[allow(clippy::boxed_local)] // builders hand errors out boxed (see objects::Built)
     pub(crate) fn decode_error(&self, py: Python<'_>, error: Box<BuildError>) -> PyErr {
         if let BuildErrorKind::Python(error) = error.kind {
             return error;
@@ -239,7 +240,7 @@ impl ChunkDecoder {
         self.check_not_failed(py)?;
         let input = FeedInput::extract(data)?;
         let chunks = PyList::empty(py);
-        let mut builder = self.builder(py)?;
+        let mut builder = Builder::take(&mut self.builder, py)?;
         let result = self.stream.feed(input.as_slice(), |payload| on_payload(py, &mut builder, &payload, &chunks));
         self.builder = Some(builder);
         match result {
@@ -261,7 +262,7 @@ impl ChunkDecoder {
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let chunks = PyList::empty(py);
-        let mut builder = self.builder(py)?;
+        let mut builder = Builder::take(&mut self.builder, py)?;
         let mut cut_inside_payload = false;
         let result = self.stream.finish(|payload| {
             // A last event cut off mid-payload is a truncated stream, not bad data.
@@ -317,12 +318,6 @@ impl ChunkDecoder {
         }
     }
 
-    fn builder(&mut self, py: Python<'_>) -> PyResult<Builder<'static>> {
-        match self.builder.take() {
-            Some(builder) => Ok(builder),
-            None => Ok(Builder::new(Schema::get(py)?)),
-        }
-    }
 }
 
 /// A payload stream from the Python-side options.

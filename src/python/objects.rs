@@ -308,18 +308,29 @@ fn py_result<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> Built<Bound<'py, 
     unsafe { Bound::from_owned_ptr_or_err(py, ptr) }.map_err(BuildError::python)
 }
 
+type CachedStr = (Box<[u8]>, Py<PyString>);
+
 /// Builds Python values from one payload; holds the scratch buffer reused across strings.
 pub(crate) struct Builder<'s> {
     schema: &'s Schema,
     scratch: Vec<u8>,
     /// Per repeating field: the raw bytes of its last value and the str made of them.
-    cache: Vec<Option<(Box<[u8]>, Py<PyString>)>>,
+    cache: Vec<Option<CachedStr>>,
     /// The last decoded document is an error report: a non-null top-level `error` member (OpenAI,
     /// Groq, OpenRouter), or `"object": "error"` (vLLM, SGLang).
     pub(crate) upstream_error: bool,
 }
 
 impl<'s> Builder<'s> {
+    /// The builder kept in `slot` (its string cache warm from earlier chunks of the stream), or a new one.
+    /// Put it back when done.
+    pub(crate) fn take(slot: &mut Option<Builder<'static>>, py: Python<'_>) -> PyResult<Builder<'static>> {
+        match slot.take() {
+            Some(builder) => Ok(builder),
+            None => Ok(Builder::new(Schema::get(py)?)),
+        }
+    }
+
     pub(crate) fn new(schema: &'s Schema) -> Self {
         Builder { schema, scratch: Vec::new(), cache: (0..schema.cache_slots).map(|_| None).collect(), upstream_error: false }
     }
@@ -456,7 +467,7 @@ impl<'s> Builder<'s> {
         }
         // SAFETY: valid UTF-8 (checked by the scanner, or produced by unescaping); new reference or NULL.
         let ptr = unsafe { ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, ptr::null()) };
-        Ok(py_result(py, ptr)?.cast_into::<PyString>().map_err(|e| BuildError::python(e.into()))?)
+        py_result(py, ptr)?.cast_into::<PyString>().map_err(|e| BuildError::python(e.into()))
     }
 
     fn list<'py>(
