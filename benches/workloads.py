@@ -1,61 +1,85 @@
-"""Deterministic benchmark inputs: OpenAI-style chunk streams, cut the way a socket delivers them."""
+"""The suite's inputs: the generated streams of `chatsse._bench` in both cuttings, the recorded provider
+streams of ../shared/corpus, the non-streamed bodies, and the pathological inputs. Everything is
+deterministic: the same bytes on every run and every machine."""
 
 from __future__ import annotations
 
-import json
-import random
-from dataclasses import dataclass
+import os
+from functools import cache
+from pathlib import Path
 
-WORDS = "the of and to in is that for it as with was on be by this are or from at which an not have".split()
+from chatsse._bench import (
+    CUTTINGS,
+    Workload,
+    answer_payloads,
+    completion_bodies,
+    completion_workload,
+    generated_workloads,
+    logprob_payloads,
+    one_mib_line,
+    stream_workload,
+)
 
+import chatsse
 
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    pieces: tuple[bytes, ...]
-    events: int
+CORPUS = Path(os.environ.get("CHATSSE_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
-    @property
-    def size(self) -> int:
-        return sum(map(len, self.pieces))
-
-
-def content_stream(chunks: int, seed: int = 7) -> bytes:
-    """A long chat answer: one `data:` event per token, a finish chunk, a usage chunk and [DONE], the
-    shape and key order OpenAI sends (about 230 bytes an event)."""
-    rng = random.Random(seed)
-    head = '{"id":"chatcmpl-BENCH0123456789abcdefghij","object":"chat.completion.chunk","created":1763700000,' \
-           '"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_b1c2d3e4f5",'
-    out = [f'data: {head}"choices":[{{"index":0,"delta":{{"role":"assistant","content":"","refusal":null}},'
-           '"logprobs":null,"finish_reason":null}]}\n\n']
-    for _ in range(chunks):
-        token = json.dumps(" " + rng.choice(WORDS))
-        out.append(f'data: {head}"choices":[{{"index":0,"delta":{{"content":{token}}},"logprobs":null,'
-                   f'"finish_reason":null}}],"obfuscation":"{rng.getrandbits(40):x}"}}\n\n')
-    out.append(f'data: {head}"choices":[{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"stop"}}]}}\n\n')
-    out.append(f'data: {head}"choices":[],"usage":{{"prompt_tokens":20,"completion_tokens":{chunks},'
-               f'"total_tokens":{chunks + 20}}}}}\n\n')
-    out.append("data: [DONE]\n\n")
-    return "".join(out).encode()
-
-
-def socket_cuts(body: bytes, seed: int = 11, smallest: int = 1024, largest: int = 16 * 1024) -> tuple[bytes, ...]:
-    """Random cuts of 1-16 KiB, as reads from a TCP socket come."""
-    rng = random.Random(seed)
-    pieces, start = [], 0
-    while start < len(body):
-        end = start + rng.randint(smallest, largest)
-        pieces.append(body[start:end])
-        start = end
-    return tuple(pieces)
+# Captures on which some alternative fails or gives another answer than chatsse (what it gets wrong is the
+# point of chatsse, but there is nothing to compare on them), and the two that end in a provider's error.
+CORPUS_LEFT_OUT = {
+    "anthropic-gateway-tool-index-1": "tool calls numbered from 1: the SDK's merge raises IndexError",
+    "copilot-claude-tool-calls-same-index": "a new call at a taken index: every other merge joins the calls",
+    "groq-tool-use-failed-error": "ends in a provider error",
+    "openrouter-reasoning-error-midstream": "ends in a provider error",
+    "mistral-magistral-thinking-array": "content as a list of parts: the Python merges and the SDK fail",
+    "mistral-tool-call-whole-no-index": "tool calls without index: the dict merges and the SDK fail",
+    "openai-audio-output": "audio deltas: the SDK's merge raises TypeError",
+    "openai-finish-length": "finish_reason length: the SDK's merge raises LengthFinishReasonError",
+    "vllm-opt125m-stop-reason": "finish_reason length: the SDK's merge raises LengthFinishReasonError",
+    "openrouter-web-search-annotations": "annotations without index: the SDK's merge raises RuntimeError",
+}
 
 
-def long_answer() -> Workload:
-    chunks = 10_000
-    return Workload("long answer, socket cuts", socket_cuts(content_stream(chunks)), chunks + 4)
+def corpus_workload(cutting: str) -> Workload | None:
+    """The recorded captures every alternative agrees on, each its own stream; None without the corpus."""
+    paths = sorted(path for path in CORPUS.glob("*.sse") if path.stem not in CORPUS_LEFT_OUT)
+    if not paths:
+        return None
+    bodies = [path.read_bytes() for path in paths]
+    # Counted by chatsse; that every alternative counts the same is what the suite asserts.
+    chunks = sum(1 for body in bodies for _ in chatsse.iter_chunks([body]))
+    events = sum(len(chatsse.SSEDecoder().feed(body)) for body in bodies)
+    cut = CUTTINGS[cutting]
+    return Workload(f"{len(paths)} provider captures", cutting, tuple(cut(body) for body in bodies), chunks, events)
 
 
-def one_mib_line() -> Workload:
-    """One event whose single data line is 1 MiB, fed in 64-byte pieces: quadratic rescanning shows here."""
-    body = b"data: " + b"x" * (1 << 20) + b"\n\n"
-    return Workload("1 MiB line, 64-byte pieces", tuple(body[i : i + 64] for i in range(0, len(body), 64)), 1)
+@cache
+def streams() -> dict[str, Workload]:
+    """Every stream workload, by label, socket cuts first."""
+    workloads: dict[str, Workload] = {}
+    for cutting in CUTTINGS:
+        for workload in [*generated_workloads(cutting), corpus_workload(cutting)]:
+            if workload is not None:
+                workloads[workload.label] = workload
+    return workloads
+
+
+@cache
+def completions() -> dict[str, Workload]:
+    return {name: completion_workload(name, body) for name, body in completion_bodies().items()}
+
+
+#: Stream lengths for the scaling benchmarks: per-chunk cost must not grow with the stream.
+ANSWER_SIZES = (1_000, 10_000, 100_000)
+LOGPROB_SIZES = (250, 1_000, 10_000)
+
+
+@cache
+def scaling(kind: str, chunks: int) -> Workload:
+    payloads = answer_payloads(chunks) if kind == "answer" else logprob_payloads(chunks)
+    return stream_workload(f"{kind}, {chunks:,} chunks", payloads, "socket cuts")
+
+
+@cache
+def one_mib() -> Workload:
+    return one_mib_line()

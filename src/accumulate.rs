@@ -4,7 +4,7 @@
 //! "Accumulator"), each in one place below:
 //! - choices are keyed by `index` (their position in `choices` when a provider omits it);
 //! - in a delta, strings concatenate, except the identifying keys of `SET_ONCE_KEYS`, which keep their
-//!   first non-empty value; numbers and booleans: the last value; objects merge key by key; lists of
+//!   first non-empty value, and the labels of `LABEL_KEYS`, which take the last; numbers and booleans: the last value; objects merge key by key; lists of
 //!   objects that carry an `index` merge element by element, other lists extend;
 //! - outside deltas (the chunk's and the choice's own members): the last non-null value, objects merging
 //!   key by key; except `id`, `created`, `model`, `system_fingerprint`, `service_tier`: the first
@@ -22,6 +22,10 @@ use crate::json::{JsonError, JsonErrorKind, Kind, Scanner};
 
 /// Keys whose string value identifies rather than accumulates: set once, never concatenated.
 const SET_ONCE_KEYS: &[&str] = &["id", "index", "type", "name", "role", "format", "object"];
+
+/// Keys whose string value labels the current delta: the last one wins (gpt-oss on Groq sends
+/// `"channel": "analysis"` on every reasoning delta, then `"final"`).
+const LABEL_KEYS: &[&str] = &["channel"];
 
 /// Top-level members taken from the first chunk that has them non-empty.
 const FIRST_NON_EMPTY: &[&str] = &["id", "created", "model", "system_fingerprint", "service_tier"];
@@ -77,7 +81,7 @@ fn merge(target: &mut Value, incoming: Value, key: &str, mode: Mode) {
     }
     match (target, incoming) {
         (Value::Str(current), Value::Str(text)) => {
-            if mode == Mode::Snapshot || current.is_empty() {
+            if mode == Mode::Snapshot || current.is_empty() || LABEL_KEYS.contains(&key) {
                 *current = text;
             } else if !SET_ONCE_KEYS.contains(&key) {
                 current.push_str(&text);
@@ -157,15 +161,14 @@ enum RawList {
 
 impl RawList {
     fn extend(&mut self, element: &str) {
-        match self {
-            RawList::Items(items) => {
-                if !items.is_empty() {
-                    items.push(',');
-                }
-                items.push_str(element);
-            }
-            _ => *self = RawList::Items(element.to_owned()),
+        if !matches!(self, RawList::Items(_)) {
+            *self = RawList::Items(String::new());
         }
+        let RawList::Items(items) = self else { unreachable!("made Items above") };
+        if !items.is_empty() {
+            items.push(',');
+        }
+        push_compact(items, element);
     }
 
     fn saw_null(&mut self) {
@@ -406,12 +409,12 @@ impl Accumulator {
             // "message" in a chunk: some gateways send the whole message that way.
             "delta" | "message" => merge_delta(&mut choice.message, scanner, &mut self.scratch, path),
             "finish_reason" => {
-                if scanner.peek()? == Kind::Null {
-                    scanner.null()?;
+                // The last non-null, non-empty finish reason wins; it is never reset.
+                let value = parse_value(scanner, &mut self.scratch)?;
+                if value.is_null() || value == Value::Str(String::new()) {
                     choice.finish_reason.get_or_insert_with(Value::null);
                 } else {
-                    // The last non-null finish reason wins; it is never reset.
-                    choice.finish_reason = Some(parse_value(scanner, &mut self.scratch)?);
+                    choice.finish_reason = Some(value);
                 }
                 Ok(())
             }
@@ -831,8 +834,12 @@ fn write_message(out: &mut String, message: &Message) {
                     if calls.is_empty() {
                         out.push_str("null");
                     } else {
+                        // By index, as a non-streamed message lists them; calls sharing an index (or
+                        // without one) keep their order of arrival.
+                        let mut calls: Vec<&ToolCall> = calls.iter().collect();
+                        calls.sort_by_key(|call| call.index.unwrap_or(i64::MAX));
                         out.push('[');
-                        for (n, call) in calls.iter().enumerate() {
+                        for (n, call) in calls.into_iter().enumerate() {
                             if n > 0 {
                                 out.push(',');
                             }
@@ -852,7 +859,8 @@ fn write_message(out: &mut String, message: &Message) {
         }
     }
     for (key, value) in &message.fields {
-        if !MESSAGE_ORDER.contains(&key.as_str()) {
+        // A delta-level `index` (GLM) places the delta, not the message.
+        if !MESSAGE_ORDER.contains(&key.as_str()) && key != "index" {
             comma.key(out, key);
             write_value(out, value);
         }
@@ -942,6 +950,34 @@ fn write_value(out: &mut String, value: &Value) {
                 write_value(out, value);
             }
             out.push('}');
+        }
+    }
+}
+
+/// Appends a JSON value's text without the whitespace between its tokens (the output is compact even
+/// where a provider's elements are copied as they came).
+fn push_compact(out: &mut String, json: &str) {
+    if !json.bytes().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+        out.push_str(json);
+        return;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    for ch in json.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+            out.push(ch);
+        } else if ch == '"' {
+            in_string = true;
+            out.push(ch);
+        } else if !matches!(ch, ' ' | '\n' | '\r' | '\t') {
+            out.push(ch);
         }
     }
 }

@@ -70,6 +70,13 @@ impl<'a> Payload<'a> {
         Payload { bytes, offset: 0, error_event: false, unterminated: false, line_starts: &[] }
     }
 
+    /// A last payload that the end of the body cut off: an unfinished JSON document, or a `[DONE]`
+    /// that did not finish arriving. (A complete document of the wrong shape is not cut short.)
+    pub fn is_cut_short(&self) -> bool {
+        let trimmed = self.bytes.trim_ascii();
+        self.unterminated && (crate::json::is_truncated(trimmed) || (b"[DONE]".starts_with(trimmed) && !trimmed.is_empty()))
+    }
+
     /// The stream offset of `bytes[index]`.
     pub fn stream_offset(&self, index: usize) -> u64 {
         crate::event_stream::stream_offset(self.offset, self.line_starts, index)
@@ -335,6 +342,16 @@ mod tests {
         let (out, done, _) = payloads(Format::Sse, &[b"data: {}\n\ndata: {\"x\""]);
         assert!(!done);
         assert_eq!(out[1], ("{\"x\"".into(), 16, false, true));
+    }
+
+    #[test]
+    fn a_payload_cut_by_the_end_of_the_body_is_cut_short() {
+        let cut = |bytes: &'static [u8], unterminated| Payload { unterminated, ..Payload::document(bytes) }.is_cut_short();
+        assert!(cut(b"[DO", true));
+        assert!(cut(b"{\"id\": \"a", true));
+        assert!(!cut(b"{\"id\": 1.5}", true));
+        assert!(!cut(b"[DONE]x", true));
+        assert!(!cut(b"[DO", false));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-"""Command line: ``chatsse accumulate FILE``, ``chatsse events FILE`` (or ``python -m chatsse ...``)."""
+"""Command line: ``chatsse accumulate FILE``, ``chatsse events FILE``, ``chatsse bench`` (or
+``python -m chatsse ...``)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     events = commands.add_parser("events", help="split an SSE body into events, one JSON object per line")
     events.add_argument("path", help="file holding the raw response body, or - for standard input")
     events.add_argument("--max-event-size", type=int, default=DEFAULT_MAX_EVENT_SIZE, help="bytes (default: %(default)s)")
+    bench = commands.add_parser("bench", help="compare chatsse with the other parsers installed, on generated streams")
+    # Imported only for this command: it carries the workloads and the alternatives' adapters.
+    from chatsse import _bench
+
+    _bench.add_arguments(bench)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench.main(args.seconds, args.group)
     try:
         if args.command == "accumulate":
             return print_completion(args.path, args.max_event_size, args.indent)

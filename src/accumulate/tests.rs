@@ -227,3 +227,31 @@ fn all_finished_needs_every_choice() {
     accumulator.add(br#"{"choices":[{"index":1,"delta":{},"finish_reason":"stop"}]}"#).unwrap();
     assert!(accumulator.all_finished());
 }
+
+#[test]
+fn tool_calls_are_listed_by_index() {
+    let out = accumulate(&[
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+    ]);
+    assert!(out.contains(r#""tool_calls":[{"id":"a","#), "{out}");
+}
+
+#[test]
+fn copied_elements_are_made_compact() {
+    let out = accumulate(&[r#"{"choices":[{"index":0,"delta":{},"logprobs":{"content":[{"token": "a b", "logprob": -1.50, "bytes": [97, 32]}]}}]}"#]);
+    assert!(out.contains(r#""content":[{"token":"a b","logprob":-1.50,"bytes":[97,32]}]"#), "{out}");
+}
+
+#[test]
+fn labels_take_the_last_value_and_an_empty_finish_reason_is_no_reason() {
+    let out = accumulate(&[
+        r#"{"choices":[{"index":0,"delta":{"channel":"analysis","reasoning":"r","index":0},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"channel":"final","content":"c"},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":""}]}"#,
+    ]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"c","reasoning":"r","channel":"final"},"finish_reason":"stop"}]}"#
+    );
+}

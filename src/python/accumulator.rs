@@ -1,15 +1,15 @@
 //! `Accumulator`: the merge of `crate::accumulate` behind a proxy tap. `feed` frames, parses and merges
 //! in Rust and makes no Python object per chunk; Python objects are made only when asked for.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyBytes;
 
 use super::chunks::{payload_stream, stream_error, truncation, Payload};
-use super::objects::{Builder, Root};
+use super::objects::{Builder, Root, Schema};
 use super::FeedInput;
 use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
-use crate::json::is_truncated;
 use crate::partial_json;
 use crate::payload_stream::{Payload as StreamPayload, PayloadStream};
 
@@ -54,12 +54,16 @@ impl Accumulator {
 
     /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
     fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
-        let encoded;
-        let input = if chunk.is_instance_of::<PyBytes>() || chunk.is_instance_of::<PyString>() || chunk.hasattr("__buffer__")? {
-            FeedInput::extract_document(chunk)?
-        } else {
-            encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
-            FeedInput::extract(&encoded)?
+        let input = match FeedInput::extract_document(chunk) {
+            Ok(input) => input,
+            Err(_) if Schema::get(py)?.is_instance(chunk, Root::Chunk)? => {
+                let encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
+                FeedInput::extract(&encoded)?
+            }
+            Err(_) => {
+                let name = chunk.get_type().name()?;
+                return Err(PyTypeError::new_err(format!("expected a ChatCompletionChunk or its JSON payload, got {name}")));
+            }
         };
         add_payload(py, &mut self.merge, &StreamPayload::document(input.as_slice()))
     }
@@ -70,7 +74,7 @@ impl Accumulator {
         let merge = &mut self.merge;
         let mut cut_inside_payload = false;
         let result = self.stream.finish(|payload| {
-            if payload.unterminated && is_truncated(payload.bytes) {
+            if payload.is_cut_short() {
                 cut_inside_payload = true;
                 return Ok(());
             }

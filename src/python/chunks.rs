@@ -11,7 +11,6 @@ use pyo3::types::{PyList, PyString};
 use super::objects::{BuildError, BuildErrorKind, Builder, Root, Schema};
 use super::{frame_error, package_error, FeedInput};
 use crate::event_stream::{FrameError, DEFAULT_MAX_EVENT_SIZE};
-use crate::json::is_truncated;
 use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
 
 /// Characters of payload shown on each side of an error's position.
@@ -266,7 +265,7 @@ impl ChunkDecoder {
         let mut cut_inside_payload = false;
         let result = self.stream.finish(|payload| {
             // A last event cut off mid-payload is a truncated stream, not bad data.
-            if payload.unterminated && is_truncated(payload.bytes) {
+            if payload.is_cut_short() {
                 cut_inside_payload = true;
                 return Ok(());
             }

@@ -124,6 +124,11 @@ impl Schema {
         }
     }
 
+    /// `obj` is an instance of the root's class.
+    pub(crate) fn is_instance(&self, obj: &Bound<'_, PyAny>, root: Root) -> PyResult<bool> {
+        obj.is_instance(self.structs[self.root(root)].class.bind(obj.py()))
+    }
+
     /// The schema index of a chatsse.types Struct class.
     pub(crate) fn index_of(&self, class: &Bound<'_, PyAny>) -> Option<usize> {
         self.structs.iter().position(|schema| schema.class.bind(class.py()).is(class))
