@@ -160,7 +160,8 @@ enum RawList {
 }
 
 impl RawList {
-    fn extend(&mut self, element: &str) {
+    /// Appends an element's JSON text; `compact` when it has no whitespace between tokens.
+    fn extend(&mut self, element: &str, compact: bool) {
         if !matches!(self, RawList::Items(_)) {
             *self = RawList::Items(String::new());
         }
@@ -168,7 +169,11 @@ impl RawList {
         if !items.is_empty() {
             items.push(',');
         }
-        push_compact(items, element);
+        if compact {
+            items.push_str(element);
+        } else {
+            push_compact(items, element);
+        }
     }
 
     fn saw_null(&mut self) {
@@ -673,8 +678,10 @@ fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), A
             scanner.begin_array()?;
             let mut first = true;
             while scanner.next_element(&mut first)? {
+                scanner.spaced();
                 let start = scanner.skip()?;
-                list.extend(scanner.text_since(start));
+                let compact = !scanner.spaced();
+                list.extend(scanner.text_since(start), compact);
             }
             if matches!(list, RawList::Absent | RawList::Null) {
                 *list = RawList::Items(String::new());
@@ -957,10 +964,6 @@ fn write_value(out: &mut String, value: &Value) {
 /// Appends a JSON value's text without the whitespace between its tokens (the output is compact even
 /// where a provider's elements are copied as they came).
 fn push_compact(out: &mut String, json: &str) {
-    if !json.bytes().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
-        out.push_str(json);
-        return;
-    }
     let mut in_string = false;
     let mut escaped = false;
     for ch in json.chars() {

@@ -208,6 +208,8 @@ pub struct Scanner<'a> {
     input: &'a [u8],
     pos: usize,
     depth: u32,
+    /// Whitespace was skipped between tokens since this was last cleared (`spaced`).
+    spaced: bool,
 }
 
 // Bytes that end the fast part of a string scan: the quote, the backslash, and control characters.
@@ -224,18 +226,18 @@ impl<'a> Scanner<'a> {
     /// A scanner over `input`. UTF-8 is checked where it matters, inside strings (everything outside
     /// strings must be ASCII anyway), so that an invalid byte is reported at its place in the document.
     pub fn new(input: &'a [u8]) -> Result<Self, JsonError> {
-        Ok(Scanner { input, pos: 0, depth: 0 })
+        Ok(Scanner { input, pos: 0, depth: 0, spaced: false })
     }
 
     /// A scanner over `input` starting at `pos`: to read again a value whose place was noted during
     /// an earlier pass.
     pub fn resume(input: &'a [u8], pos: usize) -> Scanner<'a> {
-        Scanner { input, pos, depth: 0 }
+        Scanner { input, pos, depth: 0, spaced: false }
     }
 
     /// A second scanner at the same place, to look ahead without moving this one.
     pub fn at(other: &Scanner<'a>) -> Scanner<'a> {
-        Scanner { input: other.input, pos: other.pos, depth: other.depth }
+        Scanner { input: other.input, pos: other.pos, depth: other.depth, spaced: other.spaced }
     }
 
     pub fn input(&self) -> &'a [u8] {
@@ -261,12 +263,20 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn skip_whitespace(&mut self) {
+        let start = self.pos;
         while let Some(&byte) = self.input.get(self.pos) {
             if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
                 break;
             }
             self.pos += 1;
         }
+        self.spaced |= self.pos != start;
+    }
+
+    /// Whether whitespace between tokens was skipped since the last call (which clears it): a value
+    /// read without any is already compact and can be copied as it stands.
+    pub fn spaced(&mut self) -> bool {
+        std::mem::take(&mut self.spaced)
     }
 
     /// The kind of the next value (whitespace skipped); the value itself is not consumed.
@@ -547,7 +557,7 @@ impl<'a> Scanner<'a> {
 /// True when `input` is the start of a JSON value that was cut off: scanning it runs out of bytes.
 /// (A complete value of the wrong shape, or invalid JSON, is not truncated.)
 pub fn is_truncated(input: &[u8]) -> bool {
-    let mut scanner = Scanner { input, pos: 0, depth: 0 };
+    let mut scanner = Scanner { input, pos: 0, depth: 0, spaced: false };
     matches!(scanner.skip(), Err(JsonError { kind: JsonErrorKind::UnexpectedEnd, .. }))
 }
 
