@@ -16,9 +16,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from chatsse._bench import Approach, Group, Workload, run_workload, workload_outcome  # noqa: E402
 
-# A run slower than this gets three rounds and no calibration: the SDK's runs take seconds, and more
+# A run slower than this gets five rounds and no calibration: the SDK's runs take seconds, and more
 # rounds of them would say nothing more.
 SLOW_RUN = 0.1
+SLOW_ROUNDS = 5
 
 _expected: dict[tuple[str, str], Any] = {}
 
@@ -50,7 +51,7 @@ def compare(benchmark: Any) -> Callable[..., None]:
         assert found == expected_outcome(group, workload), f"{approach.key} disagrees with chatsse on {workload.label}"
         timed = group.timed(run)
         if once > SLOW_RUN:
-            benchmark.pedantic(run_workload, args=(timed, workload), rounds=3, iterations=1)
+            benchmark.pedantic(run_workload, args=(timed, workload), rounds=SLOW_ROUNDS, iterations=1)
         else:
             benchmark(run_workload, timed, workload)
 

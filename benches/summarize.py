@@ -1,29 +1,219 @@
-"""Turns a pytest-benchmark JSON file into the README's table: events/s, MB/s and the ratio of each
-approach to chatsse, per group. Usage: python benches/summarize.py results.json"""
+"""Turns one run of the suite into the README's tables (markdown on stdout): rates, MB/s and each
+approach's time over chatsse's on the same bytes.
+
+Times are each benchmark's fastest round: on a machine whose cores are shared with other guests,
+interference only ever adds time, and it comes in bursts that can cover all the rounds' middle.
+
+Usage: python benches/summarize.py bench.json [core.txt]
+
+bench.json is pytest-benchmark's `--benchmark-json`; core.txt, optional, is the output of
+`cargo bench --bench core`, for the table of the Python API against the Rust core alone.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+HEADLINE = "long answer, socket cuts"
 
 
-def main(path: str) -> None:
+@dataclass(frozen=True)
+class Result:
+    group: str
+    approach: str
+    label: str
+    workload: str
+    cutting: str
+    unit: str
+    count: int
+    size: int
+    seconds: float
+    series: str
+
+    @property
+    def workload_label(self) -> str:
+        return f"{self.workload}, {self.cutting}" if self.cutting else self.workload
+
+
+def load(path: str) -> list[Result]:
     with open(path) as file:
         report = json.load(file)
-    groups: dict[str, list[tuple[str, float, dict]]] = defaultdict(list)
+    results = []
     for bench in report["benchmarks"]:
-        approach = bench["params"]["approach"]
-        groups[bench["group"]].append((approach, bench["stats"]["median"], bench["extra_info"]))
-    for group, rows in groups.items():
-        baseline = next(median for approach, median, _ in rows if approach == "chatsse")
-        print(f"\n{group}\n")
-        print("| approach | median time | events/s | MB/s | chatsse is faster by |")
-        print("|---|---:|---:|---:|---:|")
-        for approach, median, info in sorted(rows, key=lambda row: row[1]):
-            print(f"| {approach} | {median * 1e3:.3f} ms | {info['events'] / median:,.0f} | "
-                  f"{info['bytes'] / median / 1e6:,.1f} | {median / baseline:.1f}x |")
+        info: dict[str, Any] = bench["extra_info"]
+        results.append(Result(
+            group=info["group"], approach=info["approach"], label=info["label"], workload=info["workload"],
+            cutting=info["cutting"], unit=info["unit"],
+            count=info["events"] if info["unit"] == "events" else info["chunks"], size=info["bytes"],
+            seconds=bench["stats"]["min"], series=info.get("series", ""),
+        ))
+    return results
+
+
+def rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def megabytes(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def ratio(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×"
+
+
+def size(count: int) -> str:
+    if count < 10_000:
+        return f"{count / 1e3:.1f} kB"
+    return f"{count / 1e6:.2f} MB"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:,.1f} µs"
+    return f"{seconds * 1e3:,.2f} ms" if seconds < 1 else f"{seconds:,.2f} s"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def chatsse_of(rows: list[Result]) -> Result:
+    return next(row for row in rows if row.approach == "chatsse")
+
+
+def headline(results: list[Result], group: str) -> str:
+    """One workload, every approach: rate, MB/s, ratio."""
+    rows = [r for r in results if r.group == group and r.workload_label == HEADLINE]
+    if not rows:
+        return ""
+    base = chatsse_of(rows)
+    body = [[row.label, rate(row.count / row.seconds), megabytes(row.size / row.seconds / 1e6),
+             ratio(row.seconds / base.seconds)] for row in sorted(rows, key=lambda row: row.seconds)]
+    title = f"**{group.capitalize()}**, {HEADLINE} ({base.count:,} {base.unit}, {base.size / 1e6:.1f} MB):"
+    return title + "\n\n" + table(["approach", f"{base.unit}/s", "MB/s", "chatsse is faster by"], body)
+
+
+def pivot(results: list[Result], group: str) -> str:
+    """Every workload of a group: chatsse's rate, then each alternative's time over chatsse's."""
+    rows = [r for r in results if r.group == group]
+    if not rows:
+        return ""
+    by_workload: dict[str, list[Result]] = defaultdict(list)
+    for row in rows:
+        by_workload[row.workload_label].append(row)
+    alternatives = list(dict.fromkeys(row.label for row in rows if row.approach != "chatsse"))
+    base = chatsse_of(rows)
+    unit = base.unit
+    header = ["workload", "size", f"chatsse {unit}/s", "chatsse MB/s", *alternatives]
+    body = []
+    for label, group_rows in by_workload.items():
+        base = chatsse_of(group_rows)
+        seconds = {row.label: row.seconds for row in group_rows}
+        body.append([label, size(base.size), rate(base.count / base.seconds),
+                     megabytes(base.size / base.seconds / 1e6),
+                     *(ratio(seconds[alt] / base.seconds) if alt in seconds else "–" for alt in alternatives)])
+    return (f"**{group.capitalize()}, every workload**: chatsse's rate, and each alternative's time over chatsse's "
+            "(above 1: chatsse is faster):\n\n" + table(header, body))
+
+
+def one_mib(results: list[Result]) -> str:
+    rows = [r for r in results if r.group == "pathological"]
+    if not rows:
+        return ""
+    base = chatsse_of(rows)
+    body = [[row.label, duration(row.seconds), ratio(row.seconds / base.seconds)]
+            for row in sorted(rows, key=lambda row: row.seconds)]
+    return f"**{rows[0].workload_label}**:\n\n" + table(["approach", "time", "chatsse is faster by"], body)
+
+
+def scaling(results: list[Result]) -> str:
+    """Per series, ns per chunk at each stream length: flat is the goal."""
+    rows = [r for r in results if r.group == "scaling"]
+    out = []
+    for series in dict.fromkeys(row.series for row in rows):
+        series_rows = [row for row in rows if row.series == series]
+        sizes = sorted({row.count for row in series_rows})
+        header = ["approach", *(f"{size:,} chunks" for size in sizes)]
+        body = []
+        for label in dict.fromkeys(row.label for row in series_rows):
+            cells = {row.count: row.seconds / row.count * 1e9 for row in series_rows if row.label == label}
+            body.append([label, *(f"{cells[size]:,.0f}" if size in cells else "–" for size in sizes)])
+        out.append(f"**Scaling, {series} streams** of growing length (socket cuts), ns per chunk:\n\n"
+                   + table(header, body))
+    return "\n\n".join(out)
+
+
+_UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+_LINE = re.compile(r"^(?P<tree>[\s│├╰─]*)(?P<name>\S[^│]*?)\s+(?:(?P<fastest>[\d.]+) (?P<unit>ns|µs|us|ms|s)\s+│|│)")
+
+
+def load_core(path: str) -> dict[str, float]:
+    """Fastest samples from divan's tree (as for the suite, the fastest round): {"accumulate_answer/socket
+    cuts": seconds, ...}."""
+    fastest: dict[str, float] = {}
+    parents: dict[int, str] = {}
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            match = _LINE.match(line)
+            if not match or "slowest" in line:  # the header row
+                continue
+            depth = len(match["tree"])
+            name = match["name"].strip()
+            parents = {d: n for d, n in parents.items() if d < depth}
+            path_name = "/".join([*(parents[d] for d in sorted(parents)), name])
+            if match["fastest"]:
+                fastest[path_name] = float(match["fastest"]) * _UNITS[match["unit"]]
+            else:
+                parents[depth] = name
+    return fastest
+
+
+def core_gap(results: list[Result], core: dict[str, float]) -> str:
+    """The Python API against the Rust core on the same bytes: the gap is what the bindings cost."""
+    pairs = [
+        ("framing: `SSEDecoder.feed` vs `EventStreamDecoder::feed`", "framing", "frame_events"),
+        ("accumulate: `Accumulator.feed` + `completion()` vs `PayloadStream` + `Accumulator::add` + `write_json`",
+         "accumulate", "accumulate_answer"),
+    ]
+    body = []
+    for what, group, bench in pairs:
+        for cutting in ("socket cuts", "64-byte pieces"):
+            rust = core.get(f"{bench}/{cutting}")
+            python = next((r for r in results if r.group == group and r.approach == "chatsse"
+                           and r.workload == "long answer" and r.cutting == cutting), None)
+            if rust and python:
+                body.append([f"{what}, {cutting}", duration(rust), duration(python.seconds),
+                             f"{python.seconds / rust:.2f}×"])
+    for row in sorted((r for r in results if r.group == "scaling" and r.series == "answer" and r.approach == "chatsse"
+                       and "Accumulator" in r.label), key=lambda r: r.count):
+        rust = core.get(f"accumulate_scaling/{row.count - 3}")
+        if rust:
+            body.append([f"accumulate, answer of {row.count:,} chunks", f"{rust / row.count * 1e9:,.0f} ns/chunk",
+                         f"{row.seconds / row.count * 1e9:,.0f} ns/chunk", f"{row.seconds / rust:.2f}×"])
+    if not body:
+        return ""
+    return ("**The Python API against the Rust core alone** (long answer; `cargo bench --bench core`):\n\n"
+            + table(["what", "Rust core", "Python API", "Python ÷ core"], body))
+
+
+def main(path: str, core_path: str | None = None) -> None:
+    results = load(path)
+    parts = [headline(results, group) for group in ("framing", "typed chunks", "accumulate")]
+    parts += [pivot(results, group) for group in ("framing", "typed chunks", "accumulate", "non-streamed")]
+    parts += [one_mib(results), scaling(results)]
+    if core_path:
+        parts.append(core_gap(results, load_core(core_path)))
+    print("\n\n".join(part for part in parts if part))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

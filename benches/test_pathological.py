@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from workloads import ANSWER_SIZES, LOGPROB_SIZES, one_mib, scaling
 
-from chatsse._bench import ACCUMULATE, FRAMING, TYPED_CHUNKS, Approach, Group
+from chatsse._bench import ACCUMULATE, CHATSSE_TO_JSON, FRAMING, TYPED_CHUNKS, Approach, Group
 
 # The SDK's runs past these lengths take minutes (its merge re-serialises the whole message, logprobs
 # included, on every chunk); the shorter ones show the trend.
 SDK_LONGEST = {"answer": 10_000, "logprobs": 1_000}
 
-SCALING = [(ACCUMULATE, ACCUMULATE.approaches[0]), (TYPED_CHUNKS, TYPED_CHUNKS.approaches[0]),
+SCALING = [(ACCUMULATE, ACCUMULATE.approaches[0]), (ACCUMULATE, CHATSSE_TO_JSON),
+           (TYPED_CHUNKS, TYPED_CHUNKS.approaches[0]),
            *((ACCUMULATE, approach) for approach in ACCUMULATE.approaches if approach.key in
              ("python-split+msgspec+python-merge", "openai-sdk"))]
 

@@ -494,6 +494,8 @@ fn merge_member(fields: &mut Fields, key: std::borrow::Cow<'_, str>, value: Valu
 }
 
 /// A member name: borrowed from the payload unless it has escapes (which chat payloads never do).
+/// Inlined: out of line it was 22% of the merge's samples (perf on benches/core.rs).
+#[inline(always)]
 fn key_str<'a>(key: &crate::json::JsonStr<'a>) -> Result<std::borrow::Cow<'a, str>, AccumulateError> {
     if !key.escaped {
         return Ok(std::borrow::Cow::Borrowed(key.raw_str()));

@@ -81,3 +81,14 @@ def test_accumulate_reports_an_upstream_error() -> None:
     assert result.returncode == 1
     assert b"the provider reported an error: overloaded" in result.stderr
     assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "a"
+
+
+def test_bench_runs_a_quick_comparison() -> None:
+    # A smoke test of `chatsse bench`: the table's shape, not its numbers (the suite never depends on timing).
+    result = run("bench", "--seconds", "0.01", "--group", "non-streamed")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    chatsse_row = next(line for line in lines if line.startswith("chatsse decode_completion"))
+    assert chatsse_row.endswith("1.0x")
+    assert any(line.startswith("msgspec Decoder(chatsse.types.ChatCompletion)") for line in lines)
+    assert "non-streamed" in result.stderr.decode()  # the progress display

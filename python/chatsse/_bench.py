@@ -342,23 +342,31 @@ def python_split_msgspec_chunks(pieces: Iterable[bytes]) -> Iterator[ChatComplet
         yield decode(payload)
 
 
-def _message_of(state: dict[str, Any]) -> dict[str, Any]:
-    """The end of a Python merge: a choice's state as the completion's choice (tool calls as a list)."""
-    message = {"role": state["role"], "content": state["content"] or None}
+def _new_choice(index: int) -> dict[str, Any]:
+    # Text arrives as parts joined once at the end: `+=` on a string kept in a dict copies the whole
+    # text every time (CPython extends in place only a local variable's string), quadratic on long answers.
+    return {"index": index, "role": "assistant", "content": [], "reasoning_content": [], "refusal": [],
+            "tool_calls": {}, "logprobs": [], "finish_reason": None}
+
+
+def _new_call() -> dict[str, Any]:
+    return {"id": "", "name": "", "arguments": []}
+
+
+def _choice_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The end of a Python merge: a choice's state as the completion's choice."""
+    message = {"role": state["role"], "content": "".join(state["content"]) or None}
     for key in ("refusal", "reasoning_content"):
-        if key in state:
-            message[key] = state[key]
+        if state[key]:
+            message[key] = "".join(state[key])
     if state["tool_calls"]:
         message["tool_calls"] = [
-            {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
+            {"id": call["id"], "type": "function",
+             "function": {"name": call["name"], "arguments": "".join(call["arguments"])}}
             for _, call in sorted(state["tool_calls"].items())
         ]
     return {"index": state["index"], "message": message, "finish_reason": state["finish_reason"],
             "logprobs": {"content": state["logprobs"]} if state["logprobs"] else None}
-
-
-def _new_choice(index: int) -> dict[str, Any]:
-    return {"index": index, "role": "assistant", "content": "", "tool_calls": {}, "logprobs": [], "finish_reason": None}
 
 
 def python_merge(chunks: Iterable[ChatCompletionChunk]) -> dict[str, Any]:
@@ -379,17 +387,17 @@ def python_merge(chunks: Iterable[ChatCompletionChunk]) -> dict[str, Any]:
             delta = choice.delta
             if delta:
                 if delta.content:
-                    state["content"] += delta.content
+                    state["content"].append(delta.content)
                 if delta.reasoning_content:
-                    state["reasoning_content"] = state.get("reasoning_content", "") + delta.reasoning_content
+                    state["reasoning_content"].append(delta.reasoning_content)
                 if delta.refusal:
-                    state["refusal"] = state.get("refusal", "") + delta.refusal
+                    state["refusal"].append(delta.refusal)
                 if delta.role:
                     state["role"] = delta.role
                 for call in delta.tool_calls or ():
                     target = state["tool_calls"].get(call.index)
                     if target is None:
-                        target = state["tool_calls"][call.index] = {"id": "", "name": "", "arguments": ""}
+                        target = state["tool_calls"][call.index] = _new_call()
                     if call.id:
                         target["id"] = call.id
                     function = call.function
@@ -397,12 +405,12 @@ def python_merge(chunks: Iterable[ChatCompletionChunk]) -> dict[str, Any]:
                         if function.name:
                             target["name"] = function.name
                         if function.arguments:
-                            target["arguments"] += function.arguments
+                            target["arguments"].append(function.arguments)
             if choice.logprobs and choice.logprobs.content:
                 state["logprobs"].extend(choice.logprobs.content)
             if choice.finish_reason:
                 state["finish_reason"] = choice.finish_reason
-    completion["choices"] = [_message_of(state) for _, state in sorted(choices.items())]
+    completion["choices"] = [_choice_of(state) for _, state in sorted(choices.items())]
     return completion
 
 
@@ -425,17 +433,17 @@ def dict_merge(payloads: Iterable[bytes], loads: Callable[[bytes], Any]) -> dict
             delta = choice.get("delta")
             if delta:
                 if delta.get("content"):
-                    state["content"] += delta["content"]
+                    state["content"].append(delta["content"])
                 if delta.get("reasoning_content"):
-                    state["reasoning_content"] = state.get("reasoning_content", "") + delta["reasoning_content"]
+                    state["reasoning_content"].append(delta["reasoning_content"])
                 if delta.get("refusal"):
-                    state["refusal"] = state.get("refusal", "") + delta["refusal"]
+                    state["refusal"].append(delta["refusal"])
                 if delta.get("role"):
                     state["role"] = delta["role"]
                 for call in delta.get("tool_calls") or ():
                     target = state["tool_calls"].get(call["index"])
                     if target is None:
-                        target = state["tool_calls"][call["index"]] = {"id": "", "name": "", "arguments": ""}
+                        target = state["tool_calls"][call["index"]] = _new_call()
                     if call.get("id"):
                         target["id"] = call["id"]
                     function = call.get("function")
@@ -443,13 +451,13 @@ def dict_merge(payloads: Iterable[bytes], loads: Callable[[bytes], Any]) -> dict
                         if function.get("name"):
                             target["name"] = function["name"]
                         if function.get("arguments"):
-                            target["arguments"] += function["arguments"]
+                            target["arguments"].append(function["arguments"])
             logprobs = choice.get("logprobs")
             if logprobs and logprobs.get("content"):
                 state["logprobs"].extend(logprobs["content"])
             if choice.get("finish_reason"):
                 state["finish_reason"] = choice["finish_reason"]
-    completion["choices"] = [_message_of(state) for _, state in sorted(choices.items())]
+    completion["choices"] = [_choice_of(state) for _, state in sorted(choices.items())]
     return completion
 
 
@@ -464,7 +472,10 @@ def _member(obj: Any, name: str) -> Any:
 
 def completion_outcome(completion: Any) -> list[tuple[Any, ...]]:
     """Per choice: index, content, reasoning_content, tool calls (id, name, arguments), finish reason and
-    the number of content logprobs. Compared across approaches, never timed."""
+    the number of content logprobs. Compared across approaches, never timed. A JSON body (the proxy's
+    `to_json()`) is compared as the value it holds."""
+    if isinstance(completion, bytes):
+        completion = json.loads(completion)
     rows = []
     for choice in _member(completion, "choices") or ():
         message = _member(choice, "message")
@@ -485,20 +496,21 @@ def chunks_outcome(chunks: Iterable[Any]) -> tuple[int, list[tuple[Any, ...]]]:
         count += 1
         for choice in _member(chunk, "choices") or ():
             state = choices.setdefault(_member(choice, "index"),
-                                       {"content": "", "reasoning": "", "calls": {}, "finish": None, "logprobs": 0})
+                                       {"content": [], "reasoning": [], "calls": {}, "finish": None, "logprobs": 0})
             delta = _member(choice, "delta")
-            state["content"] += _member(delta, "content") or ""
-            state["reasoning"] += _member(delta, "reasoning_content") or ""
+            state["content"].append(_member(delta, "content") or "")
+            state["reasoning"].append(_member(delta, "reasoning_content") or "")
             for call in _member(delta, "tool_calls") or ():
-                target = state["calls"].setdefault(_member(call, "index"), ["", "", ""])
+                target = state["calls"].setdefault(_member(call, "index"), ["", "", []])
                 function = _member(call, "function")
                 target[0] = target[0] or _member(call, "id") or ""
                 target[1] = target[1] or _member(function, "name") or ""
-                target[2] += _member(function, "arguments") or ""
+                target[2].append(_member(function, "arguments") or "")
             state["finish"] = _member(choice, "finish_reason") or state["finish"]
             logprobs = _member(choice, "logprobs")
             state["logprobs"] += len(_member(logprobs, "content") or ()) if logprobs else 0
-    rows = [(index, s["content"], s["reasoning"], tuple(tuple(call) for _, call in sorted(s["calls"].items())),
+    rows = [(index, "".join(s["content"]), "".join(s["reasoning"]),
+             tuple((call_id, name, "".join(arguments)) for _, (call_id, name, arguments) in sorted(s["calls"].items())),
              s["finish"], s["logprobs"]) for index, s in choices.items()]
     return count, sorted(rows)
 
@@ -605,7 +617,7 @@ def openai_sdk_chunk_stream() -> Callable[[Pieces], Iterable[Any]]:
 
     # The SDK builds its responses with its own HTTP library (httpx, or httpx2 in recent versions): the
     # canned response must be of that kind. No request is sent: the base URL is never contacted.
-    http = getattr(streaming, "httpx2", None) or streaming.httpx
+    http: Any = getattr(streaming, "httpx2", None) or getattr(streaming, "httpx")  # noqa: B009
     client = openai.OpenAI(api_key="sk-bench", base_url="http://127.0.0.1:9/v1")
     request = http.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 
@@ -628,6 +640,20 @@ def chatsse_accumulate() -> Run:
             feed(piece)
         accumulator.close()
         return accumulator.completion()
+
+    return run
+
+
+def chatsse_accumulate_json() -> Run:
+    """The proxy's path: the completion as the response body (bytes), no Python object per member."""
+
+    def run(pieces: Pieces) -> bytes:
+        accumulator = chatsse.Accumulator()
+        feed = accumulator.feed
+        for piece in pieces:
+            feed(piece)
+        accumulator.close()
+        return accumulator.to_json()
 
     return run
 
@@ -699,6 +725,10 @@ ACCUMULATE = Group("accumulate", "chunks", (
     Approach("json+dict-merge", "split in Python + `json.loads` + a dict merge", json_dict_merge),
     Approach("openai-sdk", "openai SDK (`openai.Stream` + `ChatCompletionStreamState`)", openai_sdk_accumulate, "openai"),
 ), completion_outcome)
+
+#: Not in the accumulate tables (its result is bytes, the others' objects); in the scaling ones, where it
+#: shows the merge alone, without the objects of the result.
+CHATSSE_TO_JSON = Approach("chatsse-to-json", "chatsse `Accumulator.feed`, then `to_json()`", chatsse_accumulate_json)
 
 NON_STREAMED = Group("non-streamed", "responses", (
     Approach("chatsse", "chatsse `decode_completion`", lambda: whole(chatsse.decode_completion)),
@@ -789,14 +819,14 @@ def format_table(measurements: list[Measurement]) -> str:
         baseline = next((m.seconds for m in rows if m.approach.key == "chatsse"), None)
         workload = rows[0].workload
         lines.append(f"\n{group.name}: {workload.label} ({workload.size / 1e6:.2f} MB)\n")
-        header = f"{'approach':<62} {group.unit + '/s':>14} {'MB/s':>9}  chatsse is faster by"
+        header = f"{'approach':<62} {group.unit + '/s':>14} {'MB/s':>9}  time / chatsse's"
         lines += [header, "-" * len(header)]
         for m in sorted(rows, key=lambda m: m.seconds):
             count = m.workload.events if group is FRAMING else m.workload.chunks
             ratio = f"{m.seconds / baseline:.1f}x" if baseline else "-"
             note = "" if m.agrees else "  RESULT DIFFERS FROM CHATSSE'S"
             lines.append(f"{m.approach.label.replace('`', ''):<62} {count / m.seconds:>14,.0f} "
-                         f"{m.workload.size / m.seconds / 1e6:>9,.1f}  {ratio:>20}{note}")
+                         f"{m.workload.size / m.seconds / 1e6:>9,.1f}  {ratio:>16}{note}")
     return "\n".join(lines)
 
 
@@ -821,8 +851,9 @@ def main(budget: float = 0.3, groups: Sequence[str] = ()) -> int:
                 expected = found
             measurements.append(Measurement(group, approach, workload, seconds, runs, found == expected))
     progress.finish()
-    print(f"chatsse {chatsse.__version__}, Python {sys.version.split()[0]}; median of >= 3 runs per approach, "
-          f"every approach on the same bytes in this run.")
+    print(f"chatsse {chatsse.__version__}, Python {sys.version.split()[0]}: every approach on the same bytes, median of "
+          f">= 3 runs each.\nLast column: the approach's time over chatsse's (above 1: chatsse is faster). The full "
+          f"suite is benches/ in a checkout (README, Benchmarks).")
     print(format_table(measurements))
     if missing:
         print(f"\nSkipped, not installed: {', '.join(sorted(missing))} (pip install 'chatsse[bench]' installs them).")

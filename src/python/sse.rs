@@ -9,7 +9,7 @@ use super::{decode_utf8, frame_error, FeedInput};
 use crate::event_stream::{Event, EventStreamDecoder, DEFAULT_MAX_EVENT_SIZE};
 
 /// One server-sent event, as `SSEDecoder.feed` returns it.
-#[pyclass(module = "chatsse._core", name = "ServerSentEvent", frozen, freelist = 256)]
+#[pyclass(module = "chatsse._core", name = "ServerSentEvent", frozen)]
 pub struct ServerSentEvent {
     /// The event type: the `event` field, or "message".
     #[pyo3(get)]
