@@ -632,30 +632,23 @@ def chatsse_chunks() -> Run:
     return chatsse.iter_chunks
 
 
-def chatsse_accumulate() -> Run:
-    def run(pieces: Pieces) -> ChatCompletion:
-        accumulator = chatsse.Accumulator()
-        feed = accumulator.feed
-        for piece in pieces:
-            feed(piece)
-        accumulator.close()
-        return accumulator.completion()
+def _fed(pieces: Pieces) -> chatsse.Accumulator:
+    """An Accumulator that has taken the whole body, as a proxy tap feeds it."""
+    accumulator = chatsse.Accumulator()
+    feed = accumulator.feed
+    for piece in pieces:
+        feed(piece)
+    accumulator.close()
+    return accumulator
 
-    return run
+
+def chatsse_accumulate() -> Run:
+    return lambda pieces: _fed(pieces).completion()
 
 
 def chatsse_accumulate_json() -> Run:
     """The proxy's path: the completion as the response body (bytes), no Python object per member."""
-
-    def run(pieces: Pieces) -> bytes:
-        accumulator = chatsse.Accumulator()
-        feed = accumulator.feed
-        for piece in pieces:
-            feed(piece)
-        accumulator.close()
-        return accumulator.to_json()
-
-    return run
+    return lambda pieces: _fed(pieces).to_json()
 
 
 def python_split_msgspec_merge() -> Run:
