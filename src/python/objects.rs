@@ -468,7 +468,7 @@ impl<'s> Builder<'s> {
             value.raw
         };
         if value.ascii && !value.escaped {
-            return ascii_str(py, bytes);
+            return super::ascii_str(py, bytes).map_err(BuildError::python);
         }
         // SAFETY: valid UTF-8 (checked by the scanner, or produced by unescaping); new reference or NULL.
         let ptr = unsafe { ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, ptr::null()) };
@@ -624,20 +624,6 @@ fn find_field(fields: &[Field], key: &[u8], hint: usize) -> Option<usize> {
 #[inline]
 fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-}
-
-/// A str from ASCII bytes: allocate the compact ASCII string and copy, skipping the decoder.
-fn ascii_str<'py>(py: Python<'py>, bytes: &[u8]) -> Built<Bound<'py, PyString>> {
-    // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII string of exactly `len` bytes, which we
-    // fill completely before anyone else sees it.
-    unsafe {
-        let ptr = ffi::PyUnicode_New(bytes.len() as ffi::Py_ssize_t, 127);
-        if ptr.is_null() {
-            return Err(BuildError::python(PyErr::fetch(py)));
-        }
-        ptr::copy_nonoverlapping(bytes.as_ptr(), ffi::PyUnicode_DATA(ptr).cast::<u8>(), bytes.len());
-        Ok(Bound::from_owned_ptr(py, ptr).cast_into_unchecked())
-    }
 }
 
 fn expected(accepts: &Accepts) -> String {
