@@ -221,8 +221,8 @@ struct Choice {
 /// The completion so far.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
-    /// FIRST_NON_EMPTY members, as JSON text.
-    first: Vec<(&'static str, Box<str>)>,
+    /// FIRST_NON_EMPTY members, as JSON text, in the order of that list.
+    first: [Option<Box<str>>; FIRST_NON_EMPTY.len()],
     usage: Option<Value>,
     choices: Vec<Choice>,
     /// Other top-level members (snapshot rule).
@@ -306,12 +306,12 @@ impl Accumulator {
                     scanner.skip()?;
                 }
                 name => {
-                    if let Some(slot) = FIRST_NON_EMPTY.iter().find(|candidate| **candidate == name) {
+                    if let Some(slot) = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name) {
                         let start = scanner.skip()?;
-                        if !self.first.iter().any(|(known, _)| known == slot) {
+                        if self.first[slot].is_none() {
                             let text = scanner.text_since(start);
                             if !matches!(text, "\"\"" | "0" | "null") {
-                                self.first.push((slot, text.into()));
+                                self.first[slot] = Some(text.into());
                             }
                         }
                     } else {
@@ -463,7 +463,8 @@ impl Accumulator {
                     }
                 }
                 name => {
-                    if let Some((_, text)) = self.first.iter().find(|(known, _)| *known == name) {
+                    let slot = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name);
+                    if let Some(text) = slot.and_then(|slot| self.first[slot].as_ref()) {
                         comma.key(out, name);
                         out.push_str(text);
                     }
