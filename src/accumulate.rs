@@ -731,9 +731,8 @@ fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch:
         target.push_str(text.raw_str());
         return Ok(());
     }
-    scratch.clear();
-    text.unescape_into(scratch)?;
-    target.push_str(std::str::from_utf8(scratch).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?);
+    let value = text.unescaped(scratch)?;
+    target.push_str(std::str::from_utf8(value).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?);
     Ok(())
 }
 

@@ -115,6 +115,20 @@ impl<'a> JsonStr<'a> {
         unsafe { std::str::from_utf8_unchecked(self.raw) }
     }
 
+    /// The string's value as bytes: the raw text when it has no escapes, else unescaped into `scratch`.
+    #[inline]
+    pub fn unescaped<'s>(&self, scratch: &'s mut Vec<u8>) -> Result<&'s [u8], JsonError>
+    where
+        'a: 's,
+    {
+        if !self.escaped {
+            return Ok(self.raw);
+        }
+        scratch.clear();
+        self.unescape_into(scratch)?;
+        Ok(scratch)
+    }
+
     /// Appends the string's value to `out`.
     pub fn unescape_into(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
         if !self.escaped {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
 
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator
 from chatsse._chunks import Format
@@ -30,13 +31,10 @@ def accumulate(
     completion so far in ``completion``.
     """
     accumulator = Accumulator(format=format, max_event_size=max_event_size)
-    try:
+    with _carrying_completion(accumulator):
         for piece in source:
             accumulator.feed(piece)
         accumulator.close()
-    except ChatSSEError as error:
-        error.completion = accumulator.completion()
-        raise
     return _finish(accumulator, strict)
 
 
@@ -49,14 +47,21 @@ async def aaccumulate(
 ) -> ChatCompletion:
     """The async twin of accumulate."""
     accumulator = Accumulator(format=format, max_event_size=max_event_size)
-    try:
+    with _carrying_completion(accumulator):
         async for piece in source:
             accumulator.feed(piece)
         accumulator.close()
+    return _finish(accumulator, strict)
+
+
+@contextmanager
+def _carrying_completion(accumulator: Accumulator) -> Iterator[None]:
+    """A ChatSSEError leaving the block carries the completion merged so far."""
+    try:
+        yield
     except ChatSSEError as error:
         error.completion = accumulator.completion()
         raise
-    return _finish(accumulator, strict)
 
 
 def _finish(accumulator: Accumulator, strict: bool) -> ChatCompletion:

@@ -71,7 +71,6 @@ fn decode_document<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, root: Root) -
 
 /// One payload and where it came from, for error reports.
 pub(crate) struct Payload<'a> {
-    bytes: &'a [u8],
     source: StreamPayload<'a>,
     /// Part of a stream (else a single document, where offsets are positions).
     in_stream: bool,
@@ -79,11 +78,11 @@ pub(crate) struct Payload<'a> {
 
 impl<'a> Payload<'a> {
     pub(crate) fn from_stream(payload: &StreamPayload<'a>) -> Self {
-        Payload { bytes: payload.bytes, source: *payload, in_stream: true }
+        Payload { source: *payload, in_stream: true }
     }
 
     pub(crate) fn document(bytes: &'a [u8]) -> Self {
-        Payload { bytes, source: StreamPayload::document(bytes), in_stream: false }
+        Payload { source: StreamPayload::document(bytes), in_stream: false }
     }
 
     pub(crate) fn is_error_event(&self) -> bool {
@@ -92,22 +91,22 @@ impl<'a> Payload<'a> {
 
     /// Builds plain Python values (dicts, lists, ...).
     pub(crate) fn decode_any<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>) -> PyResult<Bound<'py, PyAny>> {
-        builder.decode_any(py, self.bytes).map_err(|error| self.decode_error(py, error))
+        builder.decode_any(py, self.source.bytes).map_err(|error| self.decode_error(py, error))
     }
 
     /// Builds the document without looking for an error report in it (our own output, which may carry
     /// a provider's `error` member along as data).
     pub(crate) fn decode_data<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
-        builder.decode(py, self.bytes, root).map_err(|error| self.decode_error(py, error))
+        builder.decode(py, self.source.bytes, root).map_err(|error| self.decode_error(py, error))
     }
 
     pub(crate) fn decode<'py>(&self, py: Python<'py>, builder: &mut Builder<'_>, root: Root) -> PyResult<Bound<'py, PyAny>> {
-        match builder.decode(py, self.bytes, root) {
+        match builder.decode(py, self.source.bytes, root) {
             Ok(_) if builder.upstream_error => Err(self.upstream_error(py)),
             Ok(value) => Ok(value),
             Err(error) => {
                 // A provider's error report need not look like a chunk at all.
-                if is_error_report(py, builder, self.bytes) {
+                if is_error_report(py, builder, self.source.bytes) {
                     return Err(self.upstream_error(py));
                 }
                 Err(self.decode_error(py, error))
@@ -117,7 +116,7 @@ impl<'a> Payload<'a> {
 
     #[cold]
     pub(crate) fn upstream_error(&self, py: Python<'_>) -> PyErr {
-        let text = String::from_utf8_lossy(self.bytes).into_owned();
+        let text = String::from_utf8_lossy(self.source.bytes).into_owned();
         let event = if self.source.error_event { "error" } else { "message" };
         let build = || -> PyResult<PyErr> {
             let errors = py.import("chatsse._errors")?;
@@ -139,9 +138,9 @@ impl<'a> Payload<'a> {
     /// DecodeError for a problem at `position` of this payload, at JSON path `path`.
     #[cold]
     pub(crate) fn error_at(&self, py: Python<'_>, position: usize, path: &str, description: &str) -> PyErr {
-        let position = position.min(self.bytes.len());
+        let position = position.min(self.source.bytes.len());
         let stream_offset = self.source.stream_offset(position);
-        let excerpt = excerpt(self.bytes, position);
+        let excerpt = excerpt(self.source.bytes, position);
         let place = if self.in_stream {
             format!("byte {position} of the payload at stream offset {}", self.source.offset)
         } else {

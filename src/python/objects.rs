@@ -460,13 +460,7 @@ impl<'s> Builder<'s> {
     }
 
     fn str_value<'py>(&mut self, py: Python<'py>, value: &JsonStr<'_>) -> Built<Bound<'py, PyString>> {
-        let bytes: &[u8] = if value.escaped {
-            self.scratch.clear();
-            value.unescape_into(&mut self.scratch)?;
-            &self.scratch
-        } else {
-            value.raw
-        };
+        let bytes = value.unescaped(&mut self.scratch)?;
         if value.ascii && !value.escaped {
             return super::ascii_str(py, bytes).map_err(BuildError::python);
         }
@@ -526,13 +520,7 @@ impl<'s> Builder<'s> {
         // Providers send fields in the declared order: try the one after the last match first.
         let mut next_field = 0;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key_bytes: &[u8] = if key.escaped {
-                self.scratch.clear();
-                key.unescape_into(&mut self.scratch)?;
-                &self.scratch
-            } else {
-                key.raw
-            };
+            let key_bytes = key.unescaped(&mut self.scratch)?;
             let found = find_field(&schema.fields, key_bytes, next_field);
             let error_member = root && found.is_none() && key_bytes == b"error";
             match found {
