@@ -16,6 +16,7 @@
 //! - `logprobs.content`, `logprobs.refusal` and `annotations` extend;
 //! - `obfuscation` (stream-only padding) is dropped.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::json::{JsonError, JsonErrorKind, Kind, Scanner};
@@ -40,7 +41,9 @@ const TOOL_CALL_ORDER: &[&str] = &["id", "type", "function", "custom"];
 /// A JSON value being accumulated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A number, boolean or null, as its JSON text (numbers stay exact).
+    /// `null`: its own variant so that the null of every chunk's `finish_reason` costs no allocation.
+    Null,
+    /// A number or boolean, as its JSON text (numbers stay exact).
     Raw(Box<str>),
     /// A string, unescaped.
     Str(String),
@@ -52,11 +55,11 @@ pub type Fields = Vec<(String, Value)>;
 
 impl Value {
     fn null() -> Value {
-        Value::Raw("null".into())
+        Value::Null
     }
 
     fn is_null(&self) -> bool {
-        matches!(self, Value::Raw(text) if &**text == "null")
+        matches!(self, Value::Null)
     }
 
     fn field<'v>(&'v self, key: &str) -> Option<&'v Value> {
@@ -283,7 +286,7 @@ impl Accumulator {
         scanner.begin_object()?;
         let mut first = true;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key = key_str(&key)?;
+            let key = str_of(&key)?;
             match &*key {
                 "choices" => self.add_choices(&mut scanner)?,
                 "usage" => {
@@ -315,9 +318,10 @@ impl Accumulator {
                             }
                         }
                     } else {
-                        let value = parse_value(&mut scanner, &mut self.scratch)?;
-                        outcome.upstream_error |= name == "error" && !value.is_null();
-                        merge_member(&mut self.fields, key, value, Mode::Snapshot);
+                        if name == "error" {
+                            outcome.upstream_error |= scanner.peek()? != Kind::Null;
+                        }
+                        merge_member(&mut self.fields, key, &mut scanner, &mut self.scratch, Mode::Snapshot)?;
                     }
                 }
             }
@@ -354,10 +358,10 @@ impl Accumulator {
         }
         scanner.begin_object()?;
         let mut slot = None;
-        let mut waiting: Vec<(std::borrow::Cow<'_, str>, Range<usize>)> = Vec::new();
+        let mut waiting: Vec<(Cow<'_, str>, Range<usize>)> = Vec::new();
         let mut first = true;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key = key_str(&key)?;
+            let key = str_of(&key)?;
             if key == "index" {
                 let at = scanner.position();
                 let index = match scanner.peek()? {
@@ -414,21 +418,26 @@ impl Accumulator {
             // "message" in a chunk: some gateways send the whole message that way.
             "delta" | "message" => merge_delta(&mut choice.message, scanner, &mut self.scratch, path),
             "finish_reason" => {
-                // The last non-null, non-empty finish reason wins; it is never reset.
-                let value = parse_value(scanner, &mut self.scratch)?;
-                if value.is_null() || value == Value::Str(String::new()) {
-                    choice.finish_reason.get_or_insert_with(Value::null);
-                } else {
-                    choice.finish_reason = Some(value);
+                // The last non-null, non-empty finish reason wins; it is never reset. (Most chunks carry
+                // a null one: that path allocates nothing.)
+                let reason = match scanner.peek()? {
+                    Kind::Null => {
+                        scanner.null()?;
+                        None
+                    }
+                    Kind::String => Some(str_of(&scanner.string()?)?).filter(|text| !text.is_empty()).map(|text| Value::Str(text.into_owned())),
+                    _ => Some(parse_value(scanner, &mut self.scratch)?),
+                };
+                match reason {
+                    Some(reason) => choice.finish_reason = Some(reason),
+                    None => {
+                        choice.finish_reason.get_or_insert(Value::Null);
+                    }
                 }
                 Ok(())
             }
             "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, &mut self.scratch),
-            _ => {
-                let value = parse_value(scanner, &mut self.scratch)?;
-                merge_member(&mut choice.fields, std::borrow::Cow::Borrowed(key), value, Mode::Snapshot);
-                Ok(())
-            }
+            _ => merge_member(&mut choice.fields, Cow::Borrowed(key), scanner, &mut self.scratch, Mode::Snapshot),
         }
     }
 
@@ -487,23 +496,72 @@ fn function_arguments(fields: &Fields) -> Option<&str> {
     }
 }
 
-fn merge_member(fields: &mut Fields, key: std::borrow::Cow<'_, str>, value: Value, mode: Mode) {
+/// Merges the value under the scanner into the member `key` of `fields` (added when new), by the
+/// rules of `merge`.
+fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
     match fields.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, existing)) => merge(existing, value, &key, mode),
-        None => fields.push((key.into_owned(), value)),
+        Some((_, existing)) => merge_from(existing, &key, scanner, scratch, mode),
+        None => {
+            let value = parse_value(scanner, scratch)?;
+            fields.push((key.into_owned(), value));
+            Ok(())
+        }
     }
 }
 
-/// A member name: borrowed from the payload unless it has escapes (which chat payloads never do).
-/// Inlined: out of line it was 22% of the merge's samples (perf on benches/core.rs).
+/// `merge` with the incoming value read straight from the payload: a string is appended (or replaces)
+/// and an object merges member by member without a `Value` built first, so a tool-call fragment or a
+/// reasoning delta allocates nothing once its members exist. What does not merge in place (an array,
+/// a change of type) is parsed and handed to `merge`. A member repeated inside one object merges
+/// twice, as a repeated member of a delta always did.
+fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
+    match (target, scanner.peek()?) {
+        (_, Kind::Null) => scanner.null()?,
+        (Value::Str(current), Kind::String) => {
+            let text = scanner.string()?;
+            if mode == Mode::Snapshot || current.is_empty() || LABEL_KEYS.contains(&key) {
+                // Unescaped before the old value goes: a failure leaves it as it was.
+                let text = str_of(&text)?;
+                current.clear();
+                current.push_str(&text);
+            } else if !SET_ONCE_KEYS.contains(&key) {
+                push_unescaped(current, &text, scratch)?;
+            }
+        }
+        (Value::Object(fields), Kind::Object) => {
+            scanner.begin_object()?;
+            let mut first = true;
+            while let Some(name) = scanner.next_key(&mut first)? {
+                merge_member(fields, str_of(&name)?, scanner, scratch, mode)?;
+            }
+        }
+        (Value::Raw(current), Kind::Number | Kind::Bool) => {
+            let start = scanner.skip()?;
+            let text = scanner.text_since(start);
+            if **current != *text {
+                *current = text.into();
+            }
+        }
+        (target, _) => {
+            let incoming = parse_value(scanner, scratch)?;
+            merge(target, incoming, key, mode);
+        }
+    }
+    Ok(())
+}
+
+/// A string's value: borrowed from the payload unless it has escapes (which member names and ids in
+/// chat payloads never do). Inlined: out of line it was 22% of the merge's samples (perf on
+/// benches/core.rs).
 #[inline(always)]
-fn key_str<'a>(key: &crate::json::JsonStr<'a>) -> Result<std::borrow::Cow<'a, str>, AccumulateError> {
-    if !key.escaped {
-        return Ok(std::borrow::Cow::Borrowed(key.raw_str()));
+fn str_of<'a>(text: &crate::json::JsonStr<'a>) -> Result<Cow<'a, str>, AccumulateError> {
+    if !text.escaped {
+        return Ok(Cow::Borrowed(text.raw_str()));
     }
     let mut unescaped = Vec::new();
-    key.unescape_into(&mut unescaped)?;
-    Ok(std::borrow::Cow::Owned(String::from_utf8_lossy(&unescaped).into_owned()))
+    text.unescape_into(&mut unescaped)?;
+    // Unescaping valid UTF-8 (checked by the scanner) yields valid UTF-8.
+    Ok(Cow::Owned(String::from_utf8(unescaped).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?))
 }
 
 fn merge_delta(
@@ -520,7 +578,7 @@ fn merge_delta(
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
-        let key = key_str(&key)?;
+        let key = str_of(&key)?;
         match &*key {
             "content" => merge_content(&mut message.content, scanner, scratch, path)?,
             "tool_calls" => match scanner.peek()? {
@@ -533,12 +591,11 @@ fn merge_delta(
                     scanner.begin_array()?;
                     let mut first_call = true;
                     while scanner.next_element(&mut first_call)? {
-                        let at = scanner.position();
-                        match parse_value(scanner, scratch)? {
-                            Value::Object(fragment) => merge_tool_call(calls, fragment),
-                            Value::Raw(text) if &*text == "null" => {}
+                        match scanner.peek()? {
+                            Kind::Object => merge_tool_call(calls, scanner, scratch)?,
+                            Kind::Null => scanner.null()?,
                             _ => return Err(AccumulateError {
-                                offset: at,
+                                offset: scanner.position(),
                                 path: format!("{}.delta.tool_calls", path()),
                                 message: "expected a tool call object".to_owned(),
                             }),
@@ -548,10 +605,7 @@ fn merge_delta(
                 kind => return Err(wrong_type(scanner.position(), &format!("{}.delta.tool_calls", path()), "array or null", kind)),
             },
             "annotations" => merge_raw_list(&mut message.annotations, scanner)?,
-            _ => {
-                let value = parse_value(scanner, scratch)?;
-                merge_member(&mut message.fields, key, value, Mode::Delta);
-            }
+            _ => merge_member(&mut message.fields, key, scanner, scratch, Mode::Delta)?,
         }
     }
     Ok(())
@@ -643,15 +697,23 @@ fn merge_parts(parts: &mut Vec<Value>, incoming: Vec<Value>) {
     }
 }
 
-fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: Fields) {
-    let index = fragment.iter().find(|(k, _)| k == "index").and_then(|(_, v)| match v {
-        Value::Raw(text) => text.parse::<i64>().ok(),
-        _ => None,
-    });
-    let id = fragment.iter().find(|(k, _)| k == "id").and_then(|(_, v)| match v {
-        Value::Str(id) if !id.is_empty() => Some(id.clone()),
-        _ => None,
-    });
+/// One element of a delta's `tool_calls` (the scanner is at its `{`), merged into the call it
+/// continues. Two passes over the fragment: the first finds `index` and `id`, which may follow the
+/// other members (Azure sorts keys), the second merges every member in place.
+fn merge_tool_call(calls: &mut Vec<ToolCall>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+    let start = scanner.position();
+    let (mut index, mut id) = (None, None);
+    scanner.begin_object()?;
+    let mut first = true;
+    while let Some(key) = scanner.next_key(&mut first)? {
+        match (&*str_of(&key)?, scanner.peek()?) {
+            ("index", Kind::Number) => index = scanner.number()?.as_i64(),
+            ("id", Kind::String) => id = Some(str_of(&scanner.string()?)?).filter(|id| !id.is_empty()),
+            _ => {
+                scanner.skip()?;
+            }
+        }
+    }
     let found = match (index, &id) {
         (Some(index), id) => calls.iter().rposition(|call| call.index == Some(index)).filter(|&at| {
             // Two calls sharing an index happens (copilot-claude): a new id there starts a new call.
@@ -666,9 +728,15 @@ fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: Fields) {
     });
     let call = &mut calls[at];
     if let (Some(id), true) = (id, call.id.is_empty()) {
-        call.id = id;
+        call.id = id.into_owned();
     }
-    merge_fields(&mut call.fields, fragment, Mode::Delta);
+    let mut fragment = Scanner::resume(scanner.input(), start);
+    fragment.begin_object()?;
+    let mut first = true;
+    while let Some(key) = fragment.next_key(&mut first)? {
+        merge_member(&mut call.fields, str_of(&key)?, &mut fragment, scratch, Mode::Delta)?;
+    }
+    Ok(())
 }
 
 fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
@@ -713,14 +781,11 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
-        let key = key_str(&key)?;
+        let key = str_of(&key)?;
         match &*key {
             "content" => merge_raw_list(&mut logprobs.content, scanner)?,
             "refusal" => merge_raw_list(&mut logprobs.refusal, scanner)?,
-            _ => {
-                let value = parse_value(scanner, scratch)?;
-                merge_member(&mut logprobs.fields, key, value, Mode::Snapshot);
-            }
+            _ => merge_member(&mut logprobs.fields, key, scanner, scratch, Mode::Snapshot)?,
         }
     }
     Ok(())
@@ -749,7 +814,7 @@ fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value
         Kind::Bool => Value::Raw(if scanner.boolean()? { "true" } else { "false" }.into()),
         Kind::Null => {
             scanner.null()?;
-            Value::null()
+            Value::Null
         }
         Kind::Array => {
             scanner.begin_array()?;
@@ -765,9 +830,7 @@ fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value
             let mut fields = Fields::new();
             let mut first = true;
             while let Some(key) = scanner.next_key(&mut first)? {
-                scratch.clear();
-                key.unescape_into(scratch)?;
-                let key = String::from_utf8_lossy(scratch).into_owned();
+                let key = str_of(&key)?.into_owned();
                 let value = parse_value(scanner, scratch)?;
                 // Duplicate keys: the last one wins, as in msgspec and json.loads.
                 match fields.iter_mut().find(|(k, _)| *k == key) {
@@ -939,6 +1002,7 @@ fn write_raw_list(out: &mut String, comma: &mut Comma, key: &str, list: &RawList
 
 fn write_value(out: &mut String, value: &Value) {
     match value {
+        Value::Null => out.push_str("null"),
         Value::Raw(text) => out.push_str(text),
         Value::Str(text) => write_str(out, text),
         Value::Array(items) => {
