@@ -232,6 +232,12 @@ pub struct Accumulator {
     fields: Fields,
     chunks: u64,
     scratch: Vec<u8>,
+    /// The leading members of the last fully scanned chunk whose merge is idempotent (identity,
+    /// `object`, `usage`, other snapshot members), as that chunk's bytes up to the end of the last of
+    /// them. Most providers repeat them byte for byte on every chunk; a chunk that starts with these
+    /// bytes followed by a comma has nothing in them to merge that is not merged already, so its scan
+    /// starts after them (about half of an OpenAI chunk).
+    repeated_prefix: Vec<u8>,
 }
 
 impl Accumulator {
@@ -277,18 +283,31 @@ impl Accumulator {
     /// Merges one chunk payload. On error nothing of this chunk's members after the failure point is
     /// merged; what came before it is (a chunk is merged as it is read).
     pub fn add(&mut self, payload: &[u8]) -> Result<ChunkOutcome, AccumulateError> {
-        let mut scanner = Scanner::new(payload)?;
+        let known = self.repeated_prefix.len();
+        // The byte after the prefix must be the comma: a number in the prefix could go on otherwise.
+        let repeats = known > 0 && payload.get(known) == Some(&b',') && payload.starts_with(&self.repeated_prefix);
+        let (mut scanner, mut first) = if repeats {
+            (Scanner::resume_in_object(payload, known), false)
+        } else {
+            let mut scanner = Scanner::new(payload)?;
+            let kind = scanner.peek()?;
+            if kind != Kind::Object {
+                return Err(wrong_type(scanner.position(), "$", "object", kind));
+            }
+            scanner.begin_object()?;
+            (scanner, true)
+        };
         let mut outcome = ChunkOutcome::default();
-        let kind = scanner.peek()?;
-        if kind != Kind::Object {
-            return Err(wrong_type(scanner.position(), "$", "object", kind));
-        }
-        scanner.begin_object()?;
-        let mut first = true;
+        // Where the run of idempotent leading members ends, and whether it is still going on.
+        let (mut run_end, mut in_run) = (0, !repeats);
         while let Some(key) = scanner.next_key(&mut first)? {
             let key = str_of(&key)?;
+            let mut idempotent = true;
             match &*key {
-                "choices" => self.add_choices(&mut scanner)?,
+                "choices" => {
+                    idempotent = false;
+                    self.add_choices(&mut scanner)?
+                }
                 "usage" => {
                     // The last non-null usage replaces the earlier one whole: counts are totals.
                     if scanner.peek()? == Kind::Null {
@@ -300,7 +319,10 @@ impl Accumulator {
                 }
                 "object" => {
                     if scanner.peek()? == Kind::String {
-                        outcome.upstream_error |= scanner.string()?.raw == b"error";
+                        if scanner.string()?.raw == b"error" {
+                            outcome.upstream_error = true;
+                            idempotent = false;
+                        }
                     } else {
                         scanner.skip()?;
                     }
@@ -320,13 +342,22 @@ impl Accumulator {
                     } else {
                         if name == "error" {
                             outcome.upstream_error |= scanner.peek()? != Kind::Null;
+                            idempotent = false;
                         }
                         merge_member(&mut self.fields, key, &mut scanner, &mut self.scratch, Mode::Snapshot)?;
                     }
                 }
             }
+            if in_run {
+                in_run = idempotent;
+                run_end = if idempotent { scanner.position() } else { run_end };
+            }
         }
         scanner.end()?;
+        if !repeats {
+            self.repeated_prefix.clear();
+            self.repeated_prefix.extend_from_slice(&payload[..run_end]);
+        }
         self.chunks += 1;
         Ok(outcome)
     }

@@ -249,6 +249,12 @@ impl<'a> Scanner<'a> {
         Scanner { input, pos, depth: 0, spaced: false }
     }
 
+    /// A scanner inside the top-level object of `input`, at `pos`, just after a member's value: the
+    /// next `next_key` (with `first` false) reads the comma and the next member.
+    pub fn resume_in_object(input: &'a [u8], pos: usize) -> Scanner<'a> {
+        Scanner { input, pos, depth: 1, spaced: false }
+    }
+
     /// A second scanner at the same place, to look ahead without moving this one.
     pub fn at(other: &Scanner<'a>) -> Scanner<'a> {
         Scanner { input: other.input, pos: other.pos, depth: other.depth, spaced: other.spaced }

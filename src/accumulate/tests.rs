@@ -255,3 +255,51 @@ fn labels_take_the_last_value_and_an_empty_finish_reason_is_no_reason() {
         r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"c","reasoning":"r","channel":"final"},"finish_reason":"stop"}]}"#
     );
 }
+
+#[test]
+fn repeated_leading_members_are_skipped_only_when_they_cannot_differ() {
+    // `"n":1` is a prefix of `"n":12`: the byte after the known prefix decides, and the 12 is merged.
+    let out = accumulate(&[
+        r#"{"id":"c1","n":1,"choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+        r#"{"id":"c1","n":12,"choices":[{"index":0,"delta":{"content":"b"}}]}"#,
+        r#"{"id":"c1","n":12,"choices":[{"index":0,"delta":{"content":"c"}}],"usage":{"total_tokens":3}}"#,
+    ]);
+    assert_eq!(
+        out,
+        r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"abc"},"finish_reason":null}],"usage":{"total_tokens":3},"n":12}"#
+    );
+    // An error member ends the skippable run: it is reported on every chunk that carries it.
+    let mut accumulator = Accumulator::new();
+    for _ in 0..3 {
+        assert!(accumulator.add(br#"{"id":"c1","object":"error","message":"bad"}"#).unwrap().upstream_error);
+        assert!(accumulator.add(br#"{"id":"c1","error":{"message":"boom"}}"#).unwrap().upstream_error);
+    }
+    // After a skipped prefix the rest of the chunk is still checked: a trailing comma is refused.
+    let mut accumulator = Accumulator::new();
+    accumulator.add(br#"{"id":"c1","model":"m","choices":[]}"#).unwrap();
+    assert_eq!(accumulator.repeated_prefix, br#"{"id":"c1","model":"m""#);
+    let error = accumulator.add(br#"{"id":"c1","model":"m",}"#).unwrap_err();
+    assert_eq!((error.offset, error.message.as_str()), (23, "expected a string key, found '}'"));
+}
+
+#[test]
+fn skipping_repeated_members_gives_the_same_completion_as_scanning_them() {
+    // The same chunks, every other one with a leading space so that no chunk starts with the bytes
+    // of the one before: every member of every chunk is scanned.
+    let chunks: Vec<String> = (0..40)
+        .map(|n| {
+            format!(
+                r#"{{"id":"c{}","object":"chat.completion.chunk","created":{},"model":"m","system_fingerprint":"fp","usage":{},"x":{{"k":{}}},"choices":[{{"index":{},"delta":{{"content":"t{n} "}},"finish_reason":null}}]}}"#,
+                n / 10,
+                n / 7,
+                if n == 39 { r#"{"total_tokens":40}"# } else { "null" },
+                n / 5,
+                n % 2,
+            )
+        })
+        .collect();
+    let scanned: Vec<String> = chunks.iter().enumerate().map(|(n, chunk)| if n % 2 == 1 { format!(" {chunk}") } else { chunk.clone() }).collect();
+    let skipped = accumulate(&chunks.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(skipped, accumulate(&scanned.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert!(skipped.contains(r#""x":{"k":7}"#) && skipped.contains(r#""usage":{"total_tokens":40}"#), "{skipped}");
+}
