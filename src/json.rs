@@ -206,7 +206,16 @@ pub struct JsonNumber<'a> {
 impl JsonNumber<'_> {
     /// The value as an i64, when it is an integer in range.
     pub fn as_i64(&self) -> Option<i64> {
-        if self.integer { self.text.parse().ok() } else { None }
+        if !self.integer {
+            return None;
+        }
+        // The grammar is checked: up to 18 digits cannot overflow and need no general parser (an
+        // index or a count is read on most chunks).
+        match self.text.as_bytes() {
+            [b'-', digits @ ..] if digits.len() <= 18 => Some(-digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))),
+            digits if digits.len() <= 18 => Some(digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))),
+            _ => self.text.parse().ok(),
+        }
     }
 
     /// The value as a float; an overflow to infinity is an error (a float field cannot hold it).
@@ -283,6 +292,10 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn skip_whitespace(&mut self) {
+        // Compact JSON, the common case, has no whitespace between tokens: one compare decides.
+        if self.input.get(self.pos).is_some_and(|&byte| byte > b' ') {
+            return;
+        }
         let start = self.pos;
         while let Some(&byte) = self.input.get(self.pos) {
             if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
