@@ -4,6 +4,7 @@ ChunkDecoder / iter_chunks / aiter_chunks over SSE and JSON lines, the recorded 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -1743,3 +1744,22 @@ def test_decode_refuses_foreign_types_and_bad_documents() -> None:
     with pytest.raises(DecodeError) as raised:
         decode(b'[{"prompt_tokens":1},{"prompt_tokens":"x"}]', list[Usage])
     assert raised.value.path == "$[1].prompt_tokens"
+
+
+def test_the_garbage_collector_is_left_as_it_was_found() -> None:
+    # Decoding holds the collector off while it builds; it must be back on afterwards, also after an
+    # error, and a collector the caller turned off must stay off.
+    body = b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]}'
+    assert gc.isenabled()
+    decode_completion(body)
+    with pytest.raises(DecodeError):
+        decode_completion(body[:-1] + b",}")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decode_completion(body)
+        with pytest.raises(DecodeError):
+            decode_completion(body[:-1] + b",}")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
