@@ -137,6 +137,16 @@ impl StringCache {
     }
 }
 
+/// Takes a new event out of the cyclic garbage collector's lists. pyo3 makes every pyclass a GC type,
+/// but a frozen event holding only strs and an int can never be part of a cycle (CPython untracks
+/// tuples of atomic values for the same reason); tracked, each collection of the young generation
+/// walked every event of the stream still held (docs/decisions.md §7).
+fn untrack(event: &Bound<'_, ServerSentEvent>) {
+    // SAFETY: the object is alive (borrowed) and of a GC type; untracking an object never breaks it,
+    // and pyo3's dealloc untracks only if tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(event.as_ptr().cast()) };
+}
+
 /// Incremental `text/event-stream` decoder (WHATWG HTML rules).
 #[pyclass(module = "chatsse._core", name = "SSEDecoder")]
 pub struct SSEDecoder {
@@ -165,10 +175,10 @@ impl SSEDecoder {
             if conversion_error.is_some() {
                 return;
             }
-            let appended = strings
-                .event_object(py, event)
-                .and_then(|object| Bound::new(py, object))
-                .and_then(|object| events.append(object));
+            let appended = strings.event_object(py, event).and_then(|object| Bound::new(py, object)).and_then(|object| {
+                untrack(&object);
+                events.append(object)
+            });
             if let Err(error) = appended {
                 conversion_error = Some(error);
             }
