@@ -49,6 +49,11 @@ pub enum Value {
     Str(String),
     Array(Vec<Value>),
     Object(Fields),
+    /// An object or array of a member outside the deltas, kept as its compact JSON text until a later
+    /// chunk merges into it (then it becomes a tree). Such extras (Azure's filter results, OpenAI's
+    /// moderation, Perplexity's citations) mostly arrive once or are replaced whole; as trees they
+    /// cost an allocation per member for nothing.
+    Json(Box<str>),
 }
 
 pub type Fields = Vec<(String, Value)>;
@@ -314,7 +319,7 @@ impl Accumulator {
                         scanner.null()?;
                         self.usage.get_or_insert_with(Value::null);
                     } else {
-                        self.usage = Some(parse_value(&mut scanner, &mut self.scratch)?);
+                        self.usage = Some(snapshot_value(&mut scanner, &mut self.scratch)?);
                     }
                 }
                 "object" => {
@@ -533,7 +538,7 @@ fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_
     match fields.iter_mut().find(|(k, _)| *k == key) {
         Some((_, existing)) => merge_from(existing, &key, scanner, scratch, mode),
         None => {
-            let value = parse_value(scanner, scratch)?;
+            let value = if mode == Mode::Snapshot { snapshot_value(scanner, scratch)? } else { parse_value(scanner, scratch)? };
             fields.push((key.into_owned(), value));
             Ok(())
         }
@@ -546,7 +551,27 @@ fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_
 /// a change of type) is parsed and handed to `merge`. A member repeated inside one object merges
 /// twice, as a repeated member of a delta always did.
 fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
-    match (target, scanner.peek()?) {
+    let kind = scanner.peek()?;
+    if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
+        scanner.spaced();
+        let start = scanner.skip()?;
+        let compact = !scanner.spaced();
+        if compact && scanner.text_since(start) == &**stored {
+            // The same value again (providers repeat such members on every chunk): nothing changes.
+            return Ok(());
+        }
+        let mut incoming = Scanner::new(scanner.text_since(start).as_bytes())?;
+        if kind == Kind::Array || !stored.starts_with('{') {
+            *target = json_text(&mut incoming)?;
+        } else {
+            // An object merges into the stored one: from now on it is a tree.
+            *target = parse_value(&mut Scanner::new(stored.as_bytes())?, scratch)?;
+            incoming.peek()?;
+            return merge_from(target, key, &mut incoming, scratch, mode);
+        }
+        return Ok(());
+    }
+    match (target, kind) {
         (_, Kind::Null) => scanner.null()?,
         (Value::Str(current), Kind::String) => {
             let text = scanner.string()?;
@@ -573,12 +598,38 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch:
                 *current = text.into();
             }
         }
+        // Outside deltas an object or array that does not merge into an object replaces the value.
+        (target, Kind::Object | Kind::Array) if mode == Mode::Snapshot => *target = json_text(scanner)?,
         (target, _) => {
             let incoming = parse_value(scanner, scratch)?;
             merge(target, incoming, key, mode);
         }
     }
     Ok(())
+}
+
+/// The value under the scanner as a member outside the deltas keeps it: objects and arrays as their
+/// compact JSON text (`Value::Json`), the rest parsed.
+fn snapshot_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value, AccumulateError> {
+    match scanner.peek()? {
+        Kind::Object | Kind::Array => json_text(scanner),
+        _ => parse_value(scanner, scratch),
+    }
+}
+
+/// The object or array under the scanner (already peeked) as compact JSON text.
+fn json_text(scanner: &mut Scanner<'_>) -> Result<Value, AccumulateError> {
+    scanner.spaced();
+    let start = scanner.skip()?;
+    let compact = !scanner.spaced();
+    let text = scanner.text_since(start);
+    Ok(Value::Json(if compact {
+        text.into()
+    } else {
+        let mut out = String::with_capacity(text.len());
+        push_compact(&mut out, text);
+        out.into()
+    }))
 }
 
 /// A string's value: borrowed from the payload unless it has escapes (which member names and ids in
@@ -1034,7 +1085,7 @@ fn write_raw_list(out: &mut String, comma: &mut Comma, key: &str, list: &RawList
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
-        Value::Raw(text) => out.push_str(text),
+        Value::Raw(text) | Value::Json(text) => out.push_str(text),
         Value::Str(text) => write_str(out, text),
         Value::Array(items) => {
             out.push('[');

@@ -303,3 +303,20 @@ fn skipping_repeated_members_gives_the_same_completion_as_scanning_them() {
     assert_eq!(skipped, accumulate(&scanned.iter().map(String::as_str).collect::<Vec<_>>()));
     assert!(skipped.contains(r#""x":{"k":7}"#) && skipped.contains(r#""usage":{"total_tokens":40}"#), "{skipped}");
 }
+
+#[test]
+fn members_kept_as_json_text_merge_like_trees() {
+    let out = accumulate(&[
+        // Azure: an empty object first, then the full results, then the same again.
+        r#"{"choices":[{"index":0,"delta":{},"filter":{}}],"meta":{ "a" : [1, 2] , "s":"x y"},"list":[1]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"filter":{"hate":{"filtered":false}}}],"meta":{"b":true},"list":{"now":"object"}}"#,
+        r#"{"choices":[{"index":0,"delta":{},"filter":{"hate":{"filtered":false}}}],"meta":{"b":true},"list":[2,3]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"filter":{"hate":{"filtered":true}}}],"meta":{"a":null}}"#,
+    ]);
+    assert!(out.contains(r#""finish_reason":null,"filter":{"hate":{"filtered":true}}}"#), "{out}");
+    // Whitespace inside a kept value is dropped; a null member changes nothing; an array replaces.
+    assert!(out.ends_with(r#""meta":{"a":[1,2],"s":"x y","b":true},"list":[2,3]}"#), "{out}");
+    // A scalar replaces a kept object, and an object replaces the scalar.
+    let out = accumulate(&[r#"{"choices":[],"x":{"k":1}}"#, r#"{"choices":[],"x":5}"#, r#"{"choices":[],"x":{"k":2}}"#]);
+    assert!(out.ends_with(r#""choices":[],"x":{"k":2}}"#), "{out}");
+}
