@@ -59,10 +59,6 @@ pub enum Value {
 pub type Fields = Vec<(String, Value)>;
 
 impl Value {
-    fn null() -> Value {
-        Value::Null
-    }
-
     fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -317,7 +313,7 @@ impl Accumulator {
                     // The last non-null usage replaces the earlier one whole: counts are totals.
                     if scanner.peek()? == Kind::Null {
                         scanner.null()?;
-                        self.usage.get_or_insert_with(Value::null);
+                        self.usage.get_or_insert(Value::Null);
                     } else {
                         self.usage = Some(snapshot_value(&mut scanner, &mut self.scratch)?);
                     }
@@ -553,23 +549,18 @@ fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_
 fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
     let kind = scanner.peek()?;
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
-        scanner.spaced();
-        let start = scanner.skip()?;
-        let compact = !scanner.spaced();
-        if compact && scanner.text_since(start) == &**stored {
+        let (text, compact) = value_text(scanner)?;
+        if compact && text == &**stored {
             // The same value again (providers repeat such members on every chunk): nothing changes.
             return Ok(());
         }
-        let mut incoming = Scanner::new(scanner.text_since(start).as_bytes())?;
         if kind == Kind::Array || !stored.starts_with('{') {
-            *target = json_text(&mut incoming)?;
-        } else {
-            // An object merges into the stored one: from now on it is a tree.
-            *target = parse_value(&mut Scanner::new(stored.as_bytes())?, scratch)?;
-            incoming.peek()?;
-            return merge_from(target, key, &mut incoming, scratch, mode);
+            *target = json_value(text, compact);
+            return Ok(());
         }
-        return Ok(());
+        // An object merges into the stored one: from now on it is a tree.
+        *target = parse_value(&mut Scanner::new(stored.as_bytes())?, scratch)?;
+        return merge_from(target, key, &mut Scanner::new(text.as_bytes())?, scratch, mode);
     }
     match (target, kind) {
         (_, Kind::Null) => scanner.null()?,
@@ -617,19 +608,30 @@ fn snapshot_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Va
     }
 }
 
-/// The object or array under the scanner (already peeked) as compact JSON text.
-fn json_text(scanner: &mut Scanner<'_>) -> Result<Value, AccumulateError> {
+/// The next value's JSON text as it stands in the payload, and whether it is compact (no whitespace
+/// between its tokens, so that it can be copied as it is).
+fn value_text<'a>(scanner: &mut Scanner<'a>) -> Result<(&'a str, bool), AccumulateError> {
+    scanner.peek()?;
     scanner.spaced();
     let start = scanner.skip()?;
-    let compact = !scanner.spaced();
-    let text = scanner.text_since(start);
-    Ok(Value::Json(if compact {
+    Ok((scanner.text_since(start), !scanner.spaced()))
+}
+
+/// An object or array as a kept `Value::Json`, made compact.
+fn json_value(text: &str, compact: bool) -> Value {
+    Value::Json(if compact {
         text.into()
     } else {
         let mut out = String::with_capacity(text.len());
         push_compact(&mut out, text);
         out.into()
-    }))
+    })
+}
+
+/// The object or array under the scanner as a kept `Value::Json`.
+fn json_text(scanner: &mut Scanner<'_>) -> Result<Value, AccumulateError> {
+    let (text, compact) = value_text(scanner)?;
+    Ok(json_value(text, compact))
 }
 
 /// A string's value: borrowed from the payload unless it has escapes (which member names and ids in
@@ -831,10 +833,8 @@ fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), A
             scanner.begin_array()?;
             let mut first = true;
             while scanner.next_element(&mut first)? {
-                scanner.spaced();
-                let start = scanner.skip()?;
-                let compact = !scanner.spaced();
-                list.extend(scanner.text_since(start), compact);
+                let (text, compact) = value_text(scanner)?;
+                list.extend(text, compact);
             }
             if matches!(list, RawList::Absent | RawList::Null) {
                 *list = RawList::Items(String::new());
