@@ -1012,14 +1012,19 @@ fn write_message(out: &mut String, message: &Message) {
             }
         }
     }
-    for (key, value) in &message.fields {
-        // A delta-level `index` (GLM) places the delta, not the message.
-        if !MESSAGE_ORDER.contains(&key.as_str()) && key != "index" {
+    write_undeclared(out, &mut comma, &message.fields, MESSAGE_ORDER);
+    out.push('}');
+}
+
+/// The members of `fields` not in `declared`, in arrival order, less `index`: in a stream it places a
+/// delta (GLM) or a tool-call fragment; the non-streamed message and tool call have none.
+fn write_undeclared(out: &mut String, comma: &mut Comma, fields: &Fields, declared: &[&str]) {
+    for (key, value) in fields {
+        if !declared.contains(&key.as_str()) && key != "index" {
             comma.key(out, key);
             write_value(out, value);
         }
     }
-    out.push('}');
 }
 
 fn write_tool_call(out: &mut String, call: &ToolCall) {
@@ -1040,13 +1045,7 @@ fn write_tool_call(out: &mut String, call: &ToolCall) {
             None => {}
         }
     }
-    for (key, value) in &call.fields {
-        // `index` places a fragment in the stream; a non-streamed tool call has none.
-        if !TOOL_CALL_ORDER.contains(&key.as_str()) && key != "index" {
-            comma.key(out, key);
-            write_value(out, value);
-        }
-    }
+    write_undeclared(out, &mut comma, &call.fields, TOOL_CALL_ORDER);
     out.push('}');
 }
 
