@@ -180,15 +180,16 @@ def load_core(path: str) -> dict[str, float]:
 def core_gap(results: list[Result], core: dict[str, float]) -> str:
     """The Python API against the Rust core on the same bytes: the gap is what the bindings cost."""
     pairs = [
-        ("framing: `SSEDecoder.feed` vs `EventStreamDecoder::feed`", "framing", "frame_events"),
+        ("framing: `SSEDecoder.feed` vs `EventStreamDecoder::feed`", "framing", "chatsse", "frame_events"),
         ("accumulate: `Accumulator.feed` + `completion()` vs `PayloadStream` + `Accumulator::add` + `write_json`",
-         "accumulate", "accumulate_answer"),
+         "accumulate", "chatsse", "accumulate_answer"),
+        ("accumulate: `accumulate()` vs the same core", "accumulate", "chatsse-accumulate", "accumulate_answer"),
     ]
     body = []
-    for what, group, bench in pairs:
+    for what, group, approach, bench in pairs:
         for cutting in ("socket cuts", "64-byte pieces"):
             rust = core.get(f"{bench}/{cutting}")
-            python = next((r for r in results if r.group == group and r.approach == "chatsse"
+            python = next((r for r in results if r.group == group and r.approach == approach
                            and r.workload == "long answer" and r.cutting == cutting), None)
             if rust and python:
                 body.append([f"{what}, {cutting}", duration(rust), duration(python.seconds),

@@ -194,13 +194,19 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
     Some(value)
 }
 
-/// A number as it stands in the input (grammar already checked).
+/// A number as it stands in the input (grammar already checked), with its digits already read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonNumber<'a> {
     pub text: &'a str,
     /// No fraction and no exponent.
     pub integer: bool,
     pub offset: usize,
+    /// The value is `±significand × 10^exponent` when `exact` (at most 19 digits, integer and
+    /// fraction together, and an exponent of at most four digits); otherwise only `text` says it.
+    significand: u64,
+    exponent: i32,
+    negative: bool,
+    exact: bool,
 }
 
 impl JsonNumber<'_> {
@@ -209,22 +215,44 @@ impl JsonNumber<'_> {
         if !self.integer {
             return None;
         }
-        // The grammar is checked: up to 18 digits cannot overflow and need no general parser (an
-        // index or a count is read on most chunks).
-        match self.text.as_bytes() {
-            [b'-', digits @ ..] if digits.len() <= 18 => Some(-digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))),
-            digits if digits.len() <= 18 => Some(digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))),
-            _ => self.text.parse().ok(),
+        // Up to 18 digits cannot overflow: read while scanning (an index or a count is on most
+        // chunks, a logprob entry has ~30 byte values).
+        if self.exact && self.significand < 1_000_000_000_000_000_000 {
+            let value = self.significand as i64;
+            return Some(if self.negative { -value } else { value });
         }
+        self.text.parse().ok()
     }
 
     /// The value as a float; an overflow to infinity is an error (a float field cannot hold it).
     pub fn as_f64(&self) -> Result<f64, JsonError> {
+        // Clinger's fast path: a significand below 2^53 and a power of ten up to 10^22 are both exact
+        // as f64, so one IEEE multiplication or division gives the correctly rounded value, the same
+        // that `str::parse` gives (a logprob such as -0.12345678 takes this path).
+        const POWERS: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+            1e19, 1e20, 1e21, 1e22,
+        ];
+        if self.exact && self.significand <= 1 << 53 && (-22..=22).contains(&self.exponent) {
+            let significand = self.significand as f64;
+            let power = POWERS[self.exponent.unsigned_abs() as usize];
+            let value = if self.exponent < 0 { significand / power } else { significand * power };
+            return Ok(if self.negative { -value } else { value });
+        }
         match self.text.parse::<f64>() {
             Ok(value) if value.is_finite() => Ok(value),
             _ => Err(JsonError { offset: self.offset, kind: JsonErrorKind::NumberOutOfRange }),
         }
     }
+}
+
+/// What `Scanner::number_end` learns on the way: the pieces of a `JsonNumber` other than its text.
+struct NumberParts {
+    integer: bool,
+    significand: u64,
+    exponent: i32,
+    negative: bool,
+    exact: bool,
 }
 
 pub struct Scanner<'a> {
@@ -354,47 +382,80 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub fn number(&mut self) -> Result<JsonNumber<'a>, JsonError> {
         let start = self.pos;
+        let NumberParts { integer, significand, exponent, negative, exact } = self.number_end()?;
+        // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
+        Ok(JsonNumber { text, integer, offset: start, significand, exponent, negative, exact })
+    }
+
+    /// Moves past a number, checking its grammar and reading its digits in the same pass. Shared by
+    /// `number` and `skip` (inlined there, the unused arithmetic drops out).
+    #[inline(always)]
+    fn number_end(&mut self) -> Result<NumberParts, JsonError> {
         let bytes = self.input;
-        let digits = |pos: &mut usize| {
+        let mut pos = self.pos;
+        let mut significand = 0u64;
+        // Digits read into `significand`; past 19 it could overflow, and the text decides instead.
+        let mut digits_read = 0u32;
+        let mut digits = |pos: &mut usize| {
             let from = *pos;
-            while bytes.get(*pos).is_some_and(u8::is_ascii_digit) {
+            while let Some(&byte) = bytes.get(*pos).filter(|byte| byte.is_ascii_digit()) {
+                significand = significand.wrapping_mul(10).wrapping_add(u64::from(byte - b'0'));
                 *pos += 1;
             }
+            digits_read += (*pos - from) as u32;
             *pos - from
         };
-        let mut pos = start;
-        if bytes[pos] == b'-' {
+        let negative = bytes[pos] == b'-';
+        if negative {
             pos += 1;
         }
         let integer_digits = digits(&mut pos);
         if integer_digits == 0 || (integer_digits > 1 && bytes[pos - integer_digits] == b'0') {
-            self.pos = start;
             return Err(self.error(JsonErrorKind::InvalidNumber));
         }
         let mut integer = true;
+        let mut exponent = 0i32;
         if bytes.get(pos) == Some(&b'.') {
             pos += 1;
             integer = false;
-            if digits(&mut pos) == 0 {
+            let fraction_digits = digits(&mut pos);
+            if fraction_digits == 0 {
                 self.pos = pos;
                 return Err(self.error(JsonErrorKind::InvalidNumber));
             }
+            exponent = -(fraction_digits.min(1 << 20) as i32);
         }
+        let mut exponent_short = true;
         if matches!(bytes.get(pos), Some(b'e' | b'E')) {
             pos += 1;
             integer = false;
-            if matches!(bytes.get(pos), Some(b'+' | b'-')) {
+            let sign = match bytes.get(pos) {
+                Some(b'-') => {
+                    pos += 1;
+                    -1
+                }
+                Some(b'+') => {
+                    pos += 1;
+                    1
+                }
+                _ => 1,
+            };
+            let from = pos;
+            let mut value = 0i32;
+            while let Some(&byte) = bytes.get(pos).filter(|byte| byte.is_ascii_digit()) {
+                value = value.saturating_mul(10).saturating_add(i32::from(byte - b'0'));
                 pos += 1;
             }
-            if digits(&mut pos) == 0 {
+            if pos == from {
                 self.pos = pos;
                 return Err(self.error(JsonErrorKind::InvalidNumber));
             }
+            exponent_short = pos - from <= 4;
+            exponent += sign * value.min(1 << 20);
         }
         self.pos = pos;
-        // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
-        let text = unsafe { std::str::from_utf8_unchecked(&bytes[start..pos]) };
-        Ok(JsonNumber { text, integer, offset: start })
+        Ok(NumberParts { integer, significand, exponent, negative, exact: digits_read <= 19 && exponent_short })
     }
 
     /// Consumes a string (after `peek` said String), checking escapes and control characters.
@@ -537,36 +598,100 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes any value, checking it; returns where it started.
+    ///
+    /// One loop with the open containers as a bit stack, not a recursive descent through `next_key`
+    /// and `next_element`: the accumulator skips every logprob entry and kept extra this way, and the
+    /// recursive form was two thirds of feeding a logprobs stream (docs/decisions.md §8). The errors
+    /// are those of the pull methods, at the same offsets.
     pub fn skip(&mut self) -> Result<usize, JsonError> {
-        let kind = self.peek()?;
+        const WORDS: usize = (MAX_DEPTH as usize).div_ceil(64);
+        self.skip_whitespace();
         let start = self.pos;
-        match kind {
-            Kind::Null => self.null()?,
-            Kind::Bool => {
-                self.boolean()?;
-            }
-            Kind::Number => {
-                self.number()?;
-            }
-            Kind::String => {
-                self.string()?;
-            }
-            Kind::Array => {
-                self.begin_array()?;
-                let mut first = true;
-                while self.next_element(&mut first)? {
-                    self.skip()?;
+        let base = self.depth;
+        // Bit n: the container at depth base + n + 1 is an object (else an array).
+        let mut objects = [0u64; WORDS];
+        let is_object = |objects: &[u64; WORDS], level: u32| objects[level as usize / 64] >> (level % 64) & 1 == 1;
+        loop {
+            // A value is expected here.
+            self.skip_whitespace();
+            match self.input.get(self.pos) {
+                Some(b'"') => {
+                    self.string()?;
                 }
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number_end()?;
+                }
+                Some(b'{') => {
+                    self.enter()?;
+                    let level = self.depth - base - 1;
+                    objects[level as usize / 64] |= 1 << (level % 64);
+                    self.skip_whitespace();
+                    if self.input.get(self.pos) != Some(&b'}') {
+                        self.member_name()?;
+                        continue;
+                    }
+                    self.pos += 1;
+                    self.depth -= 1;
+                }
+                Some(b'[') => {
+                    self.enter()?;
+                    let level = self.depth - base - 1;
+                    objects[level as usize / 64] &= !(1 << (level % 64));
+                    self.skip_whitespace();
+                    if self.input.get(self.pos) != Some(&b']') {
+                        continue;
+                    }
+                    self.pos += 1;
+                    self.depth -= 1;
+                }
+                Some(b't') => self.literal(b"true", "true")?,
+                Some(b'f') => self.literal(b"false", "false")?,
+                Some(b'n') => self.literal(b"null", "null")?,
+                _ => return Err(self.unexpected("a JSON value")),
             }
-            Kind::Object => {
-                self.begin_object()?;
-                let mut first = true;
-                while self.next_key(&mut first)?.is_some() {
-                    self.skip()?;
+            // A value ended: close the containers it ends, up to the next comma.
+            loop {
+                if self.depth == base {
+                    return Ok(start);
+                }
+                self.skip_whitespace();
+                let in_object = is_object(&objects, self.depth - base - 1);
+                match self.input.get(self.pos) {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if in_object {
+                            self.skip_whitespace();
+                            self.member_name()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if in_object => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    Some(b']') if !in_object => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    _ => return Err(self.unexpected(if in_object { "',' or '}'" } else { "',' or ']'" })),
                 }
             }
         }
-        Ok(start)
+    }
+
+    /// A member's name and its colon, at the name's opening quote (whitespace already skipped).
+    #[inline(always)]
+    fn member_name(&mut self) -> Result<(), JsonError> {
+        if self.input.get(self.pos) != Some(&b'"') {
+            return Err(self.unexpected("a string key"));
+        }
+        self.string()?;
+        self.skip_whitespace();
+        if self.input.get(self.pos) != Some(&b':') {
+            return Err(self.unexpected("':'"));
+        }
+        self.pos += 1;
+        Ok(())
     }
 
     /// The text of the value this scanner just read, which started at `start` (as `skip` returns it).

@@ -1907,3 +1907,34 @@ def test_add_refuses_what_is_neither_a_chunk_nor_a_payload() -> None:
     accumulator.add(bytearray(b'{"choices":[{"index":0,"delta":{"content":"a"}}]}'))
     accumulator.add(memoryview(b'{"choices":[{"index":0,"delta":{"content":"b"}}]}'))
     assert accumulator.completion().choices[0].message.content == "ab"
+
+
+def test_feed_all_equals_feeding_each_piece_and_stops_at_the_first_error() -> None:
+    body = sse(chunk(choice(role="assistant", content="A")), chunk(choice(content="B", finish="stop")))
+    pieces = [body[start : start + 7] for start in range(0, len(body), 7)]
+    one_by_one = Accumulator()
+    for piece in pieces:
+        one_by_one.feed(piece)
+    all_at_once = Accumulator()
+    all_at_once.feed_all(iter(pieces))
+    assert all_at_once.to_json() == one_by_one.to_json()
+    assert (all_at_once.chunks, all_at_once.done) == (2, True)
+
+    good = sse(chunk(choice(role="assistant", content="A")), done=False)
+    bad = b'data: {"choices":[{"index":0,"delta":{"content":5}}]}\n\n'
+    taken: list[bytes] = []
+
+    def source() -> Iterable[bytes]:
+        for piece in (good, bad, sse(chunk(choice(content="C", finish="stop")))):
+            taken.append(piece)
+            yield piece
+
+    accumulator = Accumulator()
+    with pytest.raises(DecodeError):
+        accumulator.feed_all(source())
+    assert taken == [good, bad]  # nothing read past the piece that raised
+    assert json.loads(accumulator.to_json())["choices"][0]["message"]["content"] == "A"
+    with pytest.raises(TypeError):
+        accumulator.feed_all([good, "text"])
+    with pytest.raises(TypeError):
+        accumulator.feed_all(5)

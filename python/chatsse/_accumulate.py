@@ -32,8 +32,7 @@ def accumulate(
     """
     accumulator = Accumulator(format=format, max_event_size=max_event_size)
     with _carrying_completion(accumulator):
-        for piece in source:
-            accumulator.feed(piece)
+        accumulator.feed_all(source)
         accumulator.close()
     return _finish(accumulator, strict)
 

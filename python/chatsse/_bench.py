@@ -651,6 +651,11 @@ def chatsse_accumulate_json() -> Run:
     return lambda pieces: _fed(pieces).to_json()
 
 
+def chatsse_accumulate_function() -> Run:
+    """`chatsse.accumulate` over the pieces: the same merge, the loop over the pieces in Rust."""
+    return chatsse.accumulate
+
+
 def python_split_msgspec_merge() -> Run:
     return lambda pieces: python_merge(python_split_msgspec_chunks(pieces))
 
@@ -712,6 +717,7 @@ TYPED_CHUNKS = Group("typed chunks", "chunks", (
 
 ACCUMULATE = Group("accumulate", "chunks", (
     Approach("chatsse", "chatsse `Accumulator.feed`, then `completion()`", chatsse_accumulate),
+    Approach("chatsse-accumulate", "chatsse `accumulate()` (the loop over pieces in Rust)", chatsse_accumulate_function),
     Approach("python-split+msgspec+python-merge", "split in Python + msgspec + a Python merge",
              python_split_msgspec_merge),
     Approach("orjson+dict-merge", "split in Python + `orjson.loads` + a dict merge", orjson_dict_merge, "orjson"),

@@ -1,4 +1,5 @@
 # Types of the native module chatsse._core (Rust, src/python/).
+from collections.abc import Iterable
 from typing import Any, Literal, final
 
 from chatsse.types import ChatCompletion, ChatCompletionChunk, Usage
@@ -83,6 +84,8 @@ class Accumulator:
     def __init__(self, *, format: Literal["auto", "sse", "jsonl"] = "auto", max_event_size: int = ...) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Take the next piece of the raw body; no Python object is made per chunk."""
+    def feed_all(self, source: Iterable[bytes | bytearray | memoryview]) -> None:
+        """Feed every piece of an iterable, looping in Rust; stops at the first piece that raises."""
     def add(self, chunk: ChatCompletionChunk | bytes | str | bytearray | memoryview) -> None:
         """Merge one chunk obtained elsewhere (a chunk object, or its JSON payload)."""
     def close(self) -> None:

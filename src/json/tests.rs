@@ -146,3 +146,104 @@ fn skip_checks_what_it_skips() {
     let mut scanner = Scanner::new(br#"{"a": [1, {"b" "x"}]}"#).unwrap();
     assert!(scanner.skip().is_err());
 }
+
+/// `skip` against the recursive pull methods (`render`): the same end, or the same error at the same
+/// offset, on every prefix of some documents and on every one-byte replacement by a byte that matters
+/// to the grammar.
+#[test]
+fn skip_agrees_with_the_pull_methods() {
+    let documents: [&[u8]; 5] = [
+        br#"{"a": [1, -2.5e3, true, false, null, "x\"y"], "b": {}, "c": [[], [{}]], "d": {"e": {"f": [0]}}}"#,
+        br#"[{"token":" the","logprob":-0.25,"bytes":[32,116,104,101],"top_logprobs":[{"token":" a","logprob":-1e-3,"bytes":null}]}]"#,
+        b"[ 1 , { \"k\" : [ ] } , \"\xc3\xa9\" ]",
+        br#"{"x":{"y":{"z":[1,[2,[3,{"w":"\u00e9"}]]]}}}"#,
+        b"\"plain\"",
+    ];
+    let replacements = b"{}[]\",:0-.eE \\tfnx\x01\xff";
+    let check = |input: &[u8]| {
+        let mut skipping = Scanner::new(input).unwrap();
+        let skipped = skipping.skip().map(|_| skipping.position());
+        let mut reading = Scanner::new(input).unwrap();
+        let read = render(&mut reading, &mut String::new()).map(|()| reading.position());
+        assert_eq!(skipped, read, "{}", String::from_utf8_lossy(input));
+    };
+    for document in documents {
+        for end in 0..=document.len() {
+            check(&document[..end]);
+        }
+        for at in 0..document.len() {
+            for &byte in replacements {
+                let mut changed = document.to_vec();
+                changed[at] = byte;
+                check(&changed);
+            }
+        }
+    }
+}
+
+#[test]
+fn skip_is_bounded_and_works_inside_a_container() {
+    let deep = "[".repeat(MAX_DEPTH as usize + 1) + &"]".repeat(MAX_DEPTH as usize + 1);
+    assert_eq!(Scanner::new(deep.as_bytes()).unwrap().skip().unwrap_err().kind, JsonErrorKind::TooDeep);
+    // Objects and arrays alternating past 64 levels: the bit stack spans words.
+    let fine = r#"{"a":["#.repeat(MAX_DEPTH as usize / 2) + &"]}".repeat(MAX_DEPTH as usize / 2);
+    let mut scanner = Scanner::new(fine.as_bytes()).unwrap();
+    scanner.skip().unwrap();
+    scanner.end().unwrap();
+    // Skipping a member's value inside an object leaves the scanner in the object.
+    let mut scanner = Scanner::new(br#"{"a": {"b": [1]}, "c": 2}"#).unwrap();
+    scanner.begin_object().unwrap();
+    let mut first = true;
+    assert_eq!(scanner.next_key(&mut first).unwrap().unwrap().raw, b"a");
+    assert_eq!(scanner.skip().unwrap(), 6);
+    assert_eq!(scanner.next_key(&mut first).unwrap().unwrap().raw, b"c");
+}
+
+/// The values read while scanning (`as_i64`, and `as_f64` on Clinger's fast path) are those of the
+/// standard library's parsers, on numbers written every way the grammar allows.
+#[test]
+fn numbers_read_while_scanning_are_the_parsers_values() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut texts: Vec<String> = ["0", "-0", "-0.0", "0.1", "1e22", "1e23", "9007199254740993", "0.30000000000000004",
+        "123456789012345678", "1234567890123456789", "-999999999999999999", "1e-22", "4.9e-324", "1.7976931348623157e308",
+        "0.000000000000000000000000001", "12345678901234567890.5", "1E+0000005", "2.5e00000000000000000001"]
+        .iter().map(|text| text.to_string()).collect();
+    for _ in 0..20_000 {
+        let digits = (next() % 20 + 1) as u32;
+        let significand = next() % 10u64.pow(digits.min(19));
+        let point = (next() % u64::from(digits + 1)) as usize;
+        let mut text = significand.to_string();
+        if point > 0 && point < text.len() {
+            text.insert(point, '.');
+        }
+        if next() % 3 == 0 {
+            text = format!("{text}e{}", (next() % 60) as i64 - 30);
+        }
+        if next() % 2 == 0 {
+            text.insert(0, '-');
+        }
+        texts.push(text);
+    }
+    for text in &texts {
+        // Alone (the last bytes of the input are read one at a time) and followed by more JSON
+        // (eight at a time).
+        let mut scanner = Scanner::new(text.as_bytes()).unwrap();
+        let alone = scanner.number().unwrap();
+        let followed = format!("{text},\"more bytes than a word\"");
+        let mut scanner = Scanner::new(followed.as_bytes()).unwrap();
+        let number = scanner.number().unwrap();
+        assert_eq!((number.as_i64(), number.as_f64().unwrap().to_bits()), (alone.as_i64(), alone.as_f64().unwrap().to_bits()));
+        assert_eq!(number.text, text);
+        assert_eq!(number.as_f64().unwrap().to_bits(), text.parse::<f64>().unwrap().to_bits(), "{text}");
+        if number.integer {
+            assert_eq!(number.as_i64(), text.parse::<i64>().ok(), "{text}");
+        }
+    }
+}
+
