@@ -1486,6 +1486,29 @@ def test_a_different_id_at_a_taken_index_starts_a_new_call(corpus: Path) -> None
     ]
 
 
+def test_an_id_after_the_arguments_still_decides_the_call() -> None:
+    # The call a fragment continues is decided by its index and id wherever they stand in it: here the id
+    # comes after `function` (spelled out, or escaped), and the result must be the one with the id first.
+    # (A single pass that decides at the first other member would get this wrong; docs/decisions.md §8.)
+    def body(fragment: str) -> bytes:
+        return sse(
+            chunk(choice(tool_calls=[{"index": 0, "id": "call_a", "function": {"name": "f", "arguments": "[1"}}])),
+            '{"choices":[{"index":0,"delta":{"tool_calls":[' + fragment + "]}}]}",
+            '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"]"}}]}}]}',
+            '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"!"}}]}}],"id":"x"}',
+            chunk(choice(finish="tool_calls")),
+        )
+
+    id_first = merged(body('{"index":0,"id":"call_b","function":{"name":"g","arguments":"[2"}}'))
+    assert json.loads(id_first)["choices"][0]["message"]["tool_calls"] == [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "[1"}},
+        {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": "[2]!"}},
+    ]
+    for id_later in ('{"index":0,"function":{"name":"g","arguments":"[2"},"id":"call_b"}',
+                     '{"index":0,"function":{"name":"g","arguments":"[2"},"\\u0069d":"call_b"}'):
+        assert merged(body(id_later)) == id_first, id_later
+
+
 def test_output_tool_calls_drop_index_and_get_a_type() -> None:
     body = sse(
         chunk(choice(tool_calls=[{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}])),
