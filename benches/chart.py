@@ -1,8 +1,9 @@
-"""Draws docs/benchmarks.png from one run of the suite: throughput per approach and workload (log scale),
+"""Draws docs/benchmarks.png from one or more runs of the suite (each benchmark's fastest round in any of
+them, as in summarize.py): throughput per approach and workload (log scale),
 each alternative's bar labelled with how many times chatsse's time it takes, and the cost per chunk
 against stream length.
 
-Usage: python benches/chart.py bench.json [docs/benchmarks.png]   (needs matplotlib: pip install '.[bench]')
+Usage: python benches/chart.py bench.json [bench2.json ...] [docs/benchmarks.png]   (needs matplotlib: pip install '.[bench]')
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def scaling(axes: Axes, results: list[Result]) -> None:
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=1)
 
 
-def main(path: str, out: str = "docs/benchmarks.png") -> None:
-    results = load(path)
+def main(paths: list[str]) -> None:
+    """Usage: chart.py bench.json [bench2.json ...] [out.png] (the fastest of each benchmark over the runs)."""
+    out = next((path for path in paths if path.endswith(".png")), "docs/benchmarks.png")
+    results = load(*(path for path in paths if path.endswith(".json")))
     figure = plt.figure(figsize=(15, 24), layout="constrained")
     grid = figure.add_gridspec(4, 2, height_ratios=[1, 1, 1, 1.35], width_ratios=[1, 1.25])
     bars(figure.add_subplot(grid[0, :]), results, "framing", "Framing: SSE events out of the body (labels: chatsse's MB/s; "
@@ -108,7 +111,7 @@ def main(path: str, out: str = "docs/benchmarks.png") -> None:
     bars(figure.add_subplot(grid[2, :]), results, "accumulate", "Accumulate: the body into the final completion")
     bars(figure.add_subplot(grid[3, 0]), results, "non-streamed", "Non-streamed: one response body into objects")
     scaling(figure.add_subplot(grid[3, 1]), results)
-    figure.suptitle("chatsse against the alternatives, every approach on the same bytes in one run "
+    figure.suptitle("chatsse against the alternatives, every approach on the same bytes "
                     f"({CUTTING}: reads of 1–16 KiB)", fontsize=13)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)
@@ -116,4 +119,4 @@ def main(path: str, out: str = "docs/benchmarks.png") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1:])

@@ -2,12 +2,15 @@
 approach's time over chatsse's on the same bytes.
 
 Times are each benchmark's fastest round: on a machine whose cores are shared with other guests,
-interference only ever adds time, and it comes in bursts that can cover all the rounds' middle.
+interference only ever adds time, and it comes in bursts that can cover all the rounds' middle. Given
+several runs of the suite, a benchmark's time is its fastest round in any of them: a burst can last
+longer than one benchmark's rounds (seconds), and two runs minutes apart rarely both fall in one.
 
-Usage: python benches/summarize.py bench.json [core.txt]
+Usage: python benches/summarize.py bench.json [bench2.json ...] [core.txt] [--update README.md]
 
-bench.json is pytest-benchmark's `--benchmark-json`; core.txt, optional, is the output of
-`cargo bench --bench core`, for the table of the Python API against the Rust core alone.
+bench*.json are pytest-benchmark's `--benchmark-json`; core.txt, optional, is the output of
+`cargo bench --bench core`, for the table of the Python API against the Rust core alone. With
+--update, the README's tables are replaced in place (matched by their bold titles); else printed.
 """
 
 from __future__ import annotations
@@ -40,19 +43,24 @@ class Result:
         return f"{self.workload}, {self.cutting}" if self.cutting else self.workload
 
 
-def load(path: str) -> list[Result]:
-    with open(path) as file:
-        report = json.load(file)
-    results = []
-    for bench in report["benchmarks"]:
-        info: dict[str, Any] = bench["extra_info"]
-        results.append(Result(
-            group=info["group"], approach=info["approach"], label=info["label"], workload=info["workload"],
-            cutting=info["cutting"], unit=info["unit"],
-            count=info["events"] if info["unit"] == "events" else info["chunks"], size=info["bytes"],
-            seconds=bench["stats"]["min"], series=info.get("series", ""),
-        ))
-    return results
+def load(*paths: str) -> list[Result]:
+    """The benchmarks of one or more runs of the suite; a benchmark in several runs keeps its fastest."""
+    fastest: dict[str, Result] = {}
+    for path in paths:
+        with open(path) as file:
+            report = json.load(file)
+        for bench in report["benchmarks"]:
+            info: dict[str, Any] = bench["extra_info"]
+            result = Result(
+                group=info["group"], approach=info["approach"], label=info["label"], workload=info["workload"],
+                cutting=info["cutting"], unit=info["unit"],
+                count=info["events"] if info["unit"] == "events" else info["chunks"], size=info["bytes"],
+                seconds=bench["stats"]["min"], series=info.get("series", ""),
+            )
+            known = fastest.get(bench["fullname"])
+            if known is None or result.seconds < known.seconds:
+                fastest[bench["fullname"]] = result
+    return list(fastest.values())
 
 
 def rate(value: float) -> str:
@@ -206,15 +214,44 @@ def core_gap(results: list[Result], core: dict[str, float]) -> str:
             + table(["what", "Rust core", "Python API", "Python ÷ core"], body))
 
 
-def main(path: str, core_path: str | None = None) -> None:
-    results = load(path)
+def update(readme_path: str, tables: str) -> None:
+    """Replaces in the README each table whose bold title matches one of `tables` (title line, blank
+    line, table rows): the prose around them stays as written."""
+    with open(readme_path, encoding="utf-8") as file:
+        lines = file.read().split("\n")
+    for block in tables.split("\n\n**")[0:]:
+        block = block if block.startswith("**") else "**" + block
+        title = block[: block.index("**", 2) + 2]
+        start = next((n for n, line in enumerate(lines) if line.startswith(title)), None)
+        if start is None:
+            raise SystemExit(f"{readme_path} has no table titled {title}")
+        end = start + 2  # past the title and the blank line
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines[start:end] = block.split("\n")
+    with open(readme_path, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines))
+
+
+def main(paths: list[str]) -> None:
+    readme = None
+    if "--update" in paths:
+        at = paths.index("--update")
+        readme, paths = paths[at + 1], paths[:at] + paths[at + 2 :]
+    runs = [path for path in paths if path.endswith(".json")]
+    core_paths = [path for path in paths if not path.endswith(".json")]
+    results = load(*runs)
     parts = [headline(results, group) for group in ("framing", "typed chunks", "accumulate")]
     parts += [pivot(results, group) for group in ("framing", "typed chunks", "accumulate", "non-streamed")]
     parts += [one_mib(results), scaling(results)]
-    if core_path:
-        parts.append(core_gap(results, load_core(core_path)))
-    print("\n\n".join(part for part in parts if part))
+    if core_paths:
+        parts.append(core_gap(results, load_core(core_paths[0])))
+    tables = "\n\n".join(part for part in parts if part)
+    if readme:
+        update(readme, tables)
+    else:
+        print(tables)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1:])
