@@ -557,16 +557,7 @@ impl<'a> Scanner<'a> {
             return Err(self.unexpected("',' or '}'"));
         }
         // After a comma a '}' lands here too: a trailing comma is refused.
-        if self.input.get(self.pos) != Some(&b'"') {
-            return Err(self.unexpected("a string key"));
-        }
-        let key = self.string()?;
-        self.skip_whitespace();
-        if self.input.get(self.pos) != Some(&b':') {
-            return Err(self.unexpected("':'"));
-        }
-        self.pos += 1;
-        Ok(Some(key))
+        self.member_name().map(Some)
     }
 
     /// Consumes `[` (after `peek` said Array). Then call `next_element` until it returns false.
@@ -679,19 +670,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A member's name and its colon, at the name's opening quote (whitespace already skipped).
+    /// A member's name and its colon, at the name's opening quote (whitespace already skipped); for
+    /// `next_key` and `skip`.
     #[inline(always)]
-    fn member_name(&mut self) -> Result<(), JsonError> {
+    fn member_name(&mut self) -> Result<JsonStr<'a>, JsonError> {
         if self.input.get(self.pos) != Some(&b'"') {
             return Err(self.unexpected("a string key"));
         }
-        self.string()?;
+        let name = self.string()?;
         self.skip_whitespace();
         if self.input.get(self.pos) != Some(&b':') {
             return Err(self.unexpected("':'"));
         }
         self.pos += 1;
-        Ok(())
+        Ok(name)
     }
 
     /// The text of the value this scanner just read, which started at `start` (as `skip` returns it).
