@@ -219,7 +219,7 @@ def update(readme_path: str, tables: str) -> None:
     line, table rows): the prose around them stays as written."""
     with open(readme_path, encoding="utf-8") as file:
         lines = file.read().split("\n")
-    for block in tables.split("\n\n**")[0:]:
+    for block in tables.split("\n\n**"):
         block = block if block.startswith("**") else "**" + block
         title = block[: block.index("**", 2) + 2]
         start = next((n for n, line in enumerate(lines) if line.startswith(title)), None)
