@@ -10,9 +10,14 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_types import STRUCT_TYPES
+from test_types import _json_values as json_objects
+
+import chatsse
 
 from chatsse import (
     UNSET,
@@ -638,6 +643,36 @@ def test_undeclared_fields_of_a_completion() -> None:
     assert completion.usage.prompt_tokens_details.__dict__ == {"p_extra": 5}
     assert completion.usage.completion_tokens_details.__dict__ == {"c_extra": 6}
     assert encode(completion) == payload
+
+
+def assert_same_objects(built: Any, expected: Any, where: str = "$") -> None:
+    """`built` (chatsse) and `expected` (msgspec) are the same tree: types, values, and for every Struct
+    its garbage-collector tracking, which chatsse's directly made instances must decide as msgspec does."""
+    assert type(built) is type(expected), where
+    if isinstance(expected, msgspec.Struct):
+        assert gc.is_tracked(built) == gc.is_tracked(expected), f"{where}: tracked"
+        for name in expected.__struct_fields__:
+            assert_same_objects(getattr(built, name), getattr(expected, name), f"{where}.{name}")
+    elif isinstance(expected, list):
+        assert len(built) == len(expected), where
+        for index, (left, right) in enumerate(zip(built, expected, strict=True)):
+            assert_same_objects(left, right, f"{where}[{index}]")
+    elif isinstance(expected, dict):
+        assert list(built) == list(expected), where
+        for key in expected:
+            assert_same_objects(built[key], expected[key], f"{where}.{key}")
+    else:
+        assert built == expected or (built != built and expected != expected), where
+
+
+@pytest.mark.parametrize("struct_type", STRUCT_TYPES, ids=lambda t: t.__name__)
+@settings(database=None, max_examples=60, deadline=None)
+@given(data=st.data())
+def test_every_type_is_built_as_msgspec_decodes_it(struct_type: type, data: st.DataObject) -> None:
+    # chatsse writes fields straight into the instances' slots (no __init__ call) for every type without a
+    # __post_init__: a wrong slot or a wrong tracking decision shows here.
+    payload = msgspec.json.encode(data.draw(json_objects(struct_type)))
+    assert_same_objects(chatsse.decode(payload, struct_type), msgspec.json.decode(payload, type=struct_type))
 
 
 def test_undeclared_fields_in_any_key_order_re_encode_to_the_same_json() -> None:

@@ -54,6 +54,9 @@ struct Field {
 struct StructSchema {
     class: Py<PyType>,
     fields: Vec<Field>,
+    /// Where each field's slot lies in an instance (byte offsets, in field order), when instances can be
+    /// made without calling the class (see `Loader::layout`); None: built by calling the class.
+    layout: Option<Box<[ffi::Py_ssize_t]>>,
 }
 
 /// Fields whose string values repeat across the chunks of one stream (the same id, model, role or
@@ -150,7 +153,7 @@ impl<'py> Loader<'_, 'py> {
         let index = schema.structs.len();
         self.classes.push(class.clone());
         // Entered before its fields so that recursive types terminate.
-        schema.structs.push(StructSchema { class: class.cast::<PyType>()?.clone().unbind(), fields: Vec::new() });
+        schema.structs.push(StructSchema { class: class.cast::<PyType>()?.clone().unbind(), fields: Vec::new(), layout: None });
         let class_name = class.getattr("__name__")?;
         let defaults = class.getattr("__struct_defaults__")?;
         for default in defaults.try_iter()? {
@@ -162,8 +165,10 @@ impl<'py> Loader<'_, 'py> {
         }
         let info = self.inspect.call_method1("type_info", (class,))?;
         let mut fields = Vec::new();
+        let mut names = Vec::new();
         for field in info.getattr("fields")?.try_iter()? {
             let field = field?;
+            names.push(field.getattr("name")?.extract::<String>()?);
             let key: String = field.getattr("encode_name")?.extract()?;
             let ty = self.ty(schema, &field.getattr("type")?)?;
             let takes_string = matches!(&ty, Ty::Of(accepts) if accepts.string);
@@ -182,6 +187,7 @@ impl<'py> Loader<'_, 'py> {
             return Err(PyTypeError::new_err(format!("chatsse.types.{class_name} has more than {MAX_FIELDS} fields")));
         }
         schema.structs[index].fields = fields;
+        schema.structs[index].layout = layout(class.cast::<PyType>()?, &names)?;
         Ok(index)
     }
 
@@ -210,6 +216,54 @@ impl<'py> Loader<'_, 'py> {
         }
         Ok(Ty::Of(Box::new(accepts)))
     }
+}
+
+/// The slot offsets of a Struct's fields, read from the member descriptors CPython made for its
+/// `__slots__` (msgspec declares every field as one: `PyMemberDescrObject.d_member->offset`, the
+/// offset msgspec's own `__init__` writes to). None when an instance must be made by calling the
+/// class: a `__post_init__` must run, or a field is not a plain object slot of this class.
+///
+/// Making an instance directly is what msgspec's decoder does; calling the class instead took
+/// about twice the instructions of msgspec's Struct decoding (argument array, vectorcall dispatch,
+/// references taken by `__init__` and then released by the caller; docs/decisions.md §9).
+fn layout(class: &Bound<'_, PyType>, names: &[String]) -> PyResult<Option<Box<[ffi::Py_ssize_t]>>> {
+    if class.hasattr("__post_init__")? {
+        return Ok(None);
+    }
+    let struct_fields: Vec<String> = class.getattr("__struct_fields__")?.extract()?;
+    if struct_fields != names {
+        return Ok(None);
+    }
+    let class_ptr = class.as_type_ptr();
+    // SAFETY: `class_ptr` is a live type object (borrowed from `class`).
+    let basicsize = unsafe { (*class_ptr).tp_basicsize };
+    let mut offsets = Vec::with_capacity(names.len());
+    for name in names {
+        let descriptor = class.getattr(name.as_str())?;
+        // SAFETY: the type check comes first; a `member_descriptor` is a PyMemberDescrObject whose
+        // `d_member` points into its type's member table, alive as long as the type. (pyo3 declares
+        // that pointer as a `PyGetSetDef` before 3.11; CPython's is a `PyMemberDef` in every version.)
+        let offset = unsafe {
+            if ffi::Py_TYPE(descriptor.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type) {
+                return Ok(None);
+            }
+            let descriptor = descriptor.as_ptr().cast::<ffi::PyMemberDescrObject>();
+            let owner = (*descriptor).d_common.d_type;
+            let member = (*descriptor).d_member.cast::<ffi::PyMemberDef>();
+            let usable = ffi::PyType_IsSubtype(class_ptr, owner) != 0
+                && (*member).type_code == ffi::Py_T_OBJECT_EX
+                && (*member).flags & ffi::Py_READONLY == 0;
+            let offset = (*member).offset;
+            let inside = offset >= std::mem::size_of::<ffi::PyObject>() as ffi::Py_ssize_t
+                && offset + std::mem::size_of::<*mut ffi::PyObject>() as ffi::Py_ssize_t <= basicsize;
+            if !(usable && inside) {
+                return Ok(None);
+            }
+            offset
+        };
+        offsets.push(offset);
+    }
+    Ok(Some(offsets.into_boxed_slice()))
 }
 
 fn merge(into: &mut Accepts, other: Accepts) {
@@ -358,12 +412,19 @@ impl<'s> Builder<'s> {
     pub(crate) fn take(slot: &mut Option<Builder<'static>>, py: Python<'_>) -> PyResult<Builder<'static>> {
         match slot.take() {
             Some(builder) => Ok(builder),
-            None => Ok(Builder::new(Schema::get(py)?)),
+            None => Ok(Builder::for_stream(Schema::get(py)?)),
         }
     }
 
+    /// A builder for one document: no string cache (allocating and dropping it cost a small
+    /// completion ~5% of its decoding).
     pub(crate) fn new(schema: &'s Schema) -> Self {
-        Builder { schema, scratch: Vec::new(), cache: (0..schema.cache_slots).map(|_| None).collect(), upstream_error: false }
+        Builder { schema, scratch: Vec::new(), cache: Vec::new(), upstream_error: false }
+    }
+
+    /// A builder for the chunks of one stream: it keeps the last str of each repeating field.
+    pub(crate) fn for_stream(schema: &'s Schema) -> Self {
+        Builder { cache: (0..schema.cache_slots).map(|_| None).collect(), ..Builder::new(schema) }
     }
 
     /// Decodes `data` as one JSON document of the root type.
@@ -543,8 +604,93 @@ impl<'s> Builder<'s> {
             return Err(BuildError::new(start, BuildErrorKind::WrongType { expected: "object".to_owned(), found: kind.name() }));
         }
         scanner.begin_object()?;
-        let mut values: [Option<Bound<'py, PyAny>>; MAX_FIELDS] = Default::default();
-        let mut extras: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::new();
+        let at_start = |mut error: Box<BuildError>| {
+            error.offset = start;
+            error
+        };
+        let missing = |field: &Field| {
+            BuildError::new(start, BuildErrorKind::MissingField(String::from_utf8_lossy(&field.key).into_owned()))
+        };
+        let unset = schemas.unset.bind(py);
+        let (instance, extras) = match &schema.layout {
+            Some(offsets) => {
+                let class = schema.class.as_ptr().cast::<ffi::PyTypeObject>();
+                // SAFETY: `class` is a live Struct type; its tp_alloc returns a new, zero-filled
+                // instance (every slot NULL) or NULL with an exception set. msgspec's own decoder and
+                // `__init__` allocate the same way.
+                let instance = unsafe {
+                    let alloc = (*class).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+                    py_result(py, alloc(class, 0)).map_err(at_start)?
+                };
+                let object = instance.as_ptr();
+                // SAFETY (for each `slot` below): `offsets` were checked against the class's member
+                // descriptors when the schema loaded (`layout`): each is an object slot inside the instance.
+                let extras = self.struct_members(py, scanner, schema, root, |position, value| unsafe {
+                    let old = std::ptr::replace(slot(object, offsets[position]), value.into_ptr());
+                    if !old.is_null() {
+                        ffi::Py_DECREF(old);
+                    }
+                })?;
+                // msgspec's rule, as in its `__init__` and decoder: an instance none of whose field values
+                // is a GC type is left untracked by the garbage collector (it cannot be part of a cycle).
+                let mut holds_gc_values = false;
+                for (position, field) in schema.fields.iter().enumerate() {
+                    // SAFETY: as above; a NULL slot gets a new reference to UNSET.
+                    unsafe {
+                        let slot = slot(object, offsets[position]);
+                        if (*slot).is_null() {
+                            if field.required {
+                                return Err(missing(field));
+                            }
+                            *slot = unset.clone().into_ptr();
+                        }
+                        holds_gc_values |= ffi::PyType_IS_GC(ffi::Py_TYPE(*slot)) != 0;
+                    }
+                }
+                // SAFETY: a fully initialised GC instance may be untracked (a no-op when it is not tracked).
+                unsafe {
+                    if !holds_gc_values && ffi::PyType_IS_GC(class) != 0 {
+                        ffi::PyObject_GC_UnTrack(object.cast());
+                    }
+                }
+                (instance, extras)
+            }
+            None => {
+                let mut values: [Option<Bound<'py, PyAny>>; MAX_FIELDS] = Default::default();
+                let extras = self.struct_members(py, scanner, schema, root, |position, value| values[position] = Some(value))?;
+                let mut args: [*mut ffi::PyObject; MAX_FIELDS] = [ptr::null_mut(); MAX_FIELDS];
+                for (position, field) in schema.fields.iter().enumerate() {
+                    args[position] = match &values[position] {
+                        Some(value) => value.as_ptr(),
+                        None if field.required => return Err(missing(field)),
+                        None => unset.as_ptr(),
+                    };
+                }
+                // SAFETY: `args` holds `fields.len()` borrowed references kept alive by `values` and `unset`
+                // for the duration of the call; the result is a new reference or NULL with an exception set.
+                let instance = unsafe {
+                    ffi::PyObject_Vectorcall(schema.class.as_ptr(), args.as_ptr(), schema.fields.len(), ptr::null_mut())
+                };
+                (py_result(py, instance).map_err(at_start)?, extras)
+            }
+        };
+        if !extras.is_empty() {
+            keep_extras(&instance, extras).map_err(BuildError::python)?;
+        }
+        Ok(instance)
+    }
+
+    /// Reads the members of an object (the scanner is past its `{`): each declared field's value goes
+    /// to `put` with the field's position, the undeclared ones are returned as (name, value).
+    fn struct_members<'py>(
+        &mut self,
+        py: Python<'py>,
+        scanner: &mut Scanner<'_>,
+        schema: &'s StructSchema,
+        root: bool,
+        mut put: impl FnMut(usize, Bound<'py, PyAny>),
+    ) -> Built<Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>> {
+        let mut extras = Vec::new();
         let mut first = true;
         // Providers send fields in the declared order: try the one after the last match first.
         let mut next_field = 0;
@@ -560,11 +706,12 @@ impl<'s> Builder<'s> {
                         self.upstream_error |= probe.string()?.raw == b"error";
                     }
                     let value = match field.cache_slot {
-                        Some(slot) if scanner.peek()? == Kind::String => self.repeating_string(py, scanner, slot),
+                        Some(slot) if !self.cache.is_empty() && scanner.peek()? == Kind::String => {
+                            self.repeating_string(py, scanner, slot)
+                        }
                         _ => self.build(py, scanner, &field.ty),
                     };
-                    let value = value.at(|| PathSegment::Key(String::from_utf8_lossy(&field.key).into_owned()))?;
-                    values[position] = Some(value);
+                    put(position, value.at(|| PathSegment::Key(String::from_utf8_lossy(&field.key).into_owned()))?);
                     next_field = position + 1;
                 }
                 None => {
@@ -577,32 +724,17 @@ impl<'s> Builder<'s> {
                 }
             }
         }
-        let unset = self.schema.unset.bind(py);
-        let mut args: [*mut ffi::PyObject; MAX_FIELDS] = [ptr::null_mut(); MAX_FIELDS];
-        for (position, field) in schema.fields.iter().enumerate() {
-            args[position] = match &values[position] {
-                Some(value) => value.as_ptr(),
-                None if field.required => {
-                    let name = String::from_utf8_lossy(&field.key).into_owned();
-                    return Err(BuildError::new(start, BuildErrorKind::MissingField(name)));
-                }
-                None => unset.as_ptr(),
-            };
-        }
-        // SAFETY: `args` holds `fields.len()` borrowed references kept alive by `values` and `unset`
-        // for the duration of the call; the result is a new reference or NULL with an exception set.
-        let instance = unsafe {
-            ffi::PyObject_Vectorcall(schema.class.as_ptr(), args.as_ptr(), schema.fields.len(), ptr::null_mut())
-        };
-        let instance = py_result(py, instance).map_err(|mut error| {
-            error.offset = start;
-            error
-        })?;
-        if !extras.is_empty() {
-            keep_extras(&instance, extras).map_err(BuildError::python)?;
-        }
-        Ok(instance)
+        Ok(extras)
     }
+}
+
+/// The slot at `offset` in `object`.
+///
+/// # Safety
+/// `offset` must be the offset of an object slot inside `object`'s type (`layout`).
+#[inline]
+unsafe fn slot(object: *mut ffi::PyObject, offset: ffi::Py_ssize_t) -> *mut *mut ffi::PyObject {
+    object.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>()
 }
 
 /// Stores undeclared members in the instance's `__dict__`. Straight into the dict, not through
