@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import gc
+import inspect
 import pickle
 from pathlib import Path
 
@@ -360,6 +363,47 @@ def test_server_sent_event_value_semantics() -> None:
     with pytest.raises(AttributeError):
         event.data = "y"  # type: ignore[misc]
     assert SSEDecoder().feed(b"retry: 3\nevent: e\ndata: d\n\n") == [ServerSentEvent("d", "e", "", 3)]
+
+
+def test_server_sent_event_pickles_and_copies_whole() -> None:
+    event = ServerSentEvent("d", "e", "7", 3)
+    for copied in (pickle.loads(pickle.dumps(event)), copy.copy(event), copy.deepcopy(event)):
+        assert copied == event
+        assert (copied.event, copied.data, copied.id, copied.retry) == ("e", "d", "7", 3)
+
+
+def test_server_sent_event_is_a_plain_object_outside_the_garbage_collector() -> None:
+    (event,) = SSEDecoder().feed(b"data: x\n\n")
+    assert not gc.is_tracked(event)
+    assert type(event) is ServerSentEvent
+    assert ServerSentEvent.__module__ == "chatsse._core"
+    assert str(inspect.signature(ServerSentEvent)) == "(data='', event='message', id='', retry=None)"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((1,), {}, "ServerSentEvent() argument 'data' must be str, not int"),
+        ((), {"event": None}, "ServerSentEvent() argument 'event' must be str, not NoneType"),
+        ((), {"id": b"1"}, "ServerSentEvent() argument 'id' must be str, not bytes"),
+        (("a",), {"data": "b"}, "ServerSentEvent() got multiple values for argument 'data'"),
+        ((), {"name": "x"}, "ServerSentEvent() got an unexpected keyword argument 'name'"),
+        (("a", "b", "c", None, 5), {}, "ServerSentEvent() takes at most 4 arguments (5 given)"),
+        ((), {"retry": "3"}, "'str' object cannot be interpreted as an integer"),
+    ],
+)
+def test_server_sent_event_constructor_errors(args: tuple[object, ...], kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(TypeError) as raised:
+        ServerSentEvent(*args, **kwargs)  # type: ignore[arg-type]
+    assert str(raised.value) == message
+
+
+def test_server_sent_event_retry_must_fit_an_unsigned_64_bit_integer() -> None:
+    assert ServerSentEvent(retry=2**64 - 1).retry == 2**64 - 1
+    with pytest.raises(OverflowError):
+        ServerSentEvent(retry=-1)
+    with pytest.raises(OverflowError):
+        ServerSentEvent(retry=2**64)
 
 
 def test_decoder_is_not_picklable_mid_stream() -> None:

@@ -130,9 +130,17 @@ mod _core {
     #[pymodule_export]
     use super::chunks::{decode_as, decode_chunk, decode_completion, parse_partial_json, ChunkDecoder};
     #[pymodule_export]
-    use super::sse::{SSEDecoder, ServerSentEvent};
+    use super::sse::SSEDecoder;
 
     /// The default `max_event_size` of SSEDecoder and ChunkDecoder, in bytes.
     #[pymodule_export]
     const DEFAULT_MAX_EVENT_SIZE: usize = crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        // Made with the C API, not a pyclass (see `sse::EventObject`).
+        module.add("ServerSentEvent", super::sse::event_type(module.py())?)
+    }
 }

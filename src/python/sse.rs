@@ -1,80 +1,254 @@
 //! `SSEDecoder` and `ServerSentEvent`: the event-stream framer for Python.
 
-use pyo3::exceptions::PyValueError;
+use std::ffi::{c_int, c_uint, c_void, CStr};
+use std::mem::offset_of;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
-use pyo3::intern;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::{intern, Borrowed};
 
 use super::{decode_utf8, frame_error, FeedInput};
 use crate::event_stream::{Event, EventStreamDecoder, DEFAULT_MAX_EVENT_SIZE};
 
-/// One server-sent event, as `SSEDecoder.feed` returns it.
-#[pyclass(module = "chatsse._core", name = "ServerSentEvent", frozen)]
-pub struct ServerSentEvent {
-    /// The event type: the `event` field, or "message".
-    #[pyo3(get)]
-    event: Py<PyString>,
-    /// The `data` lines joined with "\n".
-    #[pyo3(get)]
-    data: Py<PyString>,
-    /// The last event ID in force when this event was dispatched ("" if none yet).
-    #[pyo3(get)]
-    id: Py<PyString>,
-    /// The reconnection time (ms) given by a valid `retry` field in this event's block.
-    #[pyo3(get)]
-    retry: Option<u64>,
+/// One server-sent event, as `SSEDecoder.feed` returns it: `ServerSentEvent` of `chatsse._core`.
+///
+/// Written against the C API (`PyType_FromSpec`) rather than as a `#[pyclass]`: pyo3 makes every
+/// pyclass a GC type, so each event was linked into and out of the collector's lists, and its
+/// deallocation went through pyo3's generic path (a thread-local GIL check per field). An event
+/// holds only strs and an int and can never be part of a cycle; as a plain object it is made and
+/// freed in ~15 ns less (`SSEDecoder.feed` on the long answer: 98 to 83 ns per event, consumer's loop
+/// excluded; docs/decisions.md §9).
+#[repr(C)]
+struct EventObject {
+    ob_base: ffi::PyObject,
+    /// The event type: the `event` field, or "message" (str).
+    event: *mut ffi::PyObject,
+    /// The `data` lines joined with "\n" (str).
+    data: *mut ffi::PyObject,
+    /// The last event ID in force when this event was dispatched, "" if none yet (str).
+    id: *mut ffi::PyObject,
+    /// The reconnection time (ms) of a valid `retry` field in this event's block (int), or None.
+    retry: *mut ffi::PyObject,
 }
 
-#[pymethods]
-impl ServerSentEvent {
-    #[new]
-    #[pyo3(signature = (data = None, event = None, id = None, retry = None))]
-    fn new(
-        py: Python<'_>,
-        data: Option<Bound<'_, PyString>>,
-        event: Option<Bound<'_, PyString>>,
-        id: Option<Bound<'_, PyString>>,
-        retry: Option<u64>,
-    ) -> Self {
-        let empty = || PyString::new(py, "");
-        ServerSentEvent {
-            event: event.unwrap_or_else(|| intern!(py, "message").clone()).unbind(),
-            data: data.unwrap_or_else(empty).unbind(),
-            id: id.unwrap_or_else(empty).unbind(),
-            retry,
+/// The field names, in the order of the constructor's parameters.
+const EVENT_FIELDS: [&CStr; 4] = [c"data", c"event", c"id", c"retry"];
+
+static EVENT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The type's methods. CPython keeps a pointer to this table for the type's lifetime: it is static.
+struct MethodTable([ffi::PyMethodDef; 2]);
+
+// SAFETY: the table is never written; its pointers are to static C strings and functions.
+unsafe impl Sync for MethodTable {}
+
+static EVENT_METHODS: MethodTable = MethodTable([
+    ffi::PyMethodDef {
+        ml_name: c"__reduce__".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunction: event_reduce },
+        ml_flags: ffi::METH_NOARGS,
+        ml_doc: c"An event pickles and copies as the call that makes it again.".as_ptr(),
+    },
+    ffi::PyMethodDef::zeroed(),
+]);
+
+/// The `ServerSentEvent` type, made on first use.
+pub(crate) fn event_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    EVENT_TYPE
+        .get_or_try_init(py, || {
+            let member = |name: &'static CStr, offset: usize, doc: &'static CStr| ffi::PyMemberDef {
+                name: name.as_ptr(),
+                type_code: ffi::Py_T_OBJECT_EX,
+                offset: offset as ffi::Py_ssize_t,
+                flags: ffi::Py_READONLY,
+                doc: doc.as_ptr(),
+            };
+            // CPython copies the member table into the type; the spec's name must stay (it is static).
+            let mut members = [
+                member(c"event", offset_of!(EventObject, event), c"The event type: the `event` field's value, or \"message\"."),
+                member(c"data", offset_of!(EventObject, data), c"The `data` lines joined with \"\\n\"."),
+                member(c"id", offset_of!(EventObject, id), c"The last event ID in force when this event was dispatched (\"\" if none yet)."),
+                member(c"retry", offset_of!(EventObject, retry), c"The reconnection time in ms from a valid `retry` field in this event's block, else None."),
+                // SAFETY: an all-zero PyMemberDef is the table's end marker.
+                unsafe { std::mem::zeroed() },
+            ];
+            let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
+            let mut slots = [
+                slot(ffi::Py_tp_doc, c"ServerSentEvent(data='', event='message', id='', retry=None)\n--\n\nOne server-sent event.".as_ptr() as *mut c_void),
+                slot(ffi::Py_tp_new, event_new as *mut c_void),
+                slot(ffi::Py_tp_dealloc, event_dealloc as *mut c_void),
+                slot(ffi::Py_tp_repr, event_repr as *mut c_void),
+                slot(ffi::Py_tp_richcompare, event_richcompare as *mut c_void),
+                slot(ffi::Py_tp_hash, event_hash as *mut c_void),
+                slot(ffi::Py_tp_members, members.as_mut_ptr().cast()),
+                slot(ffi::Py_tp_methods, EVENT_METHODS.0.as_ptr() as *mut c_void),
+                ffi::PyType_Slot::default(),
+            ];
+            let mut spec = ffi::PyType_Spec {
+                name: c"chatsse._core.ServerSentEvent".as_ptr(),
+                basicsize: std::mem::size_of::<EventObject>() as c_int,
+                itemsize: 0,
+                flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE) as c_uint,
+                slots: slots.as_mut_ptr(),
+            };
+            // SAFETY: the spec and its slots are valid for the call; the result is a new reference or NULL.
+            let made = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
+            Ok::<_, PyErr>(made.cast_into::<PyType>()?.unbind())
+        })
+        .map(|class| class.bind(py))
+}
+
+/// A new event owning the given references (`retry`: None or an int).
+fn new_event<'py>(
+    py: Python<'py>,
+    event: Py<PyString>,
+    data: Bound<'py, PyString>,
+    id: Py<PyString>,
+    retry: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let class = event_type(py)?.as_type_ptr();
+    // SAFETY: `class` is the event type (not a GC type): tp_alloc returns a zero-filled instance or NULL
+    // with an exception set; the four slots are then filled with the references handed over.
+    unsafe {
+        let alloc = (*class).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+        let object = Bound::from_owned_ptr_or_err(py, alloc(class, 0))?;
+        let fields = object.as_ptr().cast::<EventObject>();
+        (*fields).event = event.into_ptr();
+        (*fields).data = data.into_ptr();
+        (*fields).id = id.into_ptr();
+        (*fields).retry = retry.into_ptr();
+        Ok(object)
+    }
+}
+
+unsafe extern "C" fn event_dealloc(object: *mut ffi::PyObject) {
+    let fields = object.cast::<EventObject>();
+    ffi::Py_XDECREF((*fields).event);
+    ffi::Py_XDECREF((*fields).data);
+    ffi::Py_XDECREF((*fields).id);
+    ffi::Py_XDECREF((*fields).retry);
+    let class = ffi::Py_TYPE(object);
+    match (*class).tp_free {
+        Some(free) => free(object.cast()),
+        None => ffi::PyObject_Free(object.cast()),
+    }
+    // Instances of a heap type hold a reference to it.
+    ffi::Py_DECREF(class.cast());
+}
+
+/// Runs a slot function's body with the GIL token, turning an error (or a panic) into NULL with
+/// the exception set, as CPython expects of a slot.
+unsafe fn slot_body(body: impl FnOnce(Python<'_>) -> PyResult<*mut ffi::PyObject>) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls slot functions with the thread attached to the interpreter.
+    let py = Python::assume_attached();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py)));
+    let error = match outcome {
+        Ok(Ok(result)) => return result,
+        Ok(Err(error)) => error,
+        Err(_) => pyo3::exceptions::PySystemError::new_err("chatsse: panic in ServerSentEvent"),
+    };
+    error.restore(py);
+    std::ptr::null_mut()
+}
+
+/// `ServerSentEvent(data="", event="message", id="", retry=None)`, by position or keyword.
+unsafe extern "C" fn event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::PyObject, kwargs: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let args = Bound::from_borrowed_ptr(py, args).cast_into::<PyTuple>()?;
+        let kwargs = Bound::from_borrowed_ptr_or_opt(py, kwargs).map(|kwargs| kwargs.cast_into::<PyDict>()).transpose()?;
+        if args.len() > EVENT_FIELDS.len() {
+            return Err(PyTypeError::new_err(format!("ServerSentEvent() takes at most 4 arguments ({} given)", args.len())));
         }
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let retry = match self.retry {
-            Some(retry) => retry.to_string(),
-            None => "None".to_owned(),
-        };
-        Ok(format!(
-            "ServerSentEvent(event={}, data={}, id={}, retry={retry})",
-            self.event.bind(py).repr()?,
-            self.data.bind(py).repr()?,
-            self.id.bind(py).repr()?,
-        ))
-    }
-
-    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
-        use pyo3::basic::CompareOp;
-        let Ok(other) = other.cast::<ServerSentEvent>() else {
-            return Ok(py.NotImplemented());
-        };
-        let other = other.get();
-        let same = |a: &Py<PyString>, b: &Py<PyString>| PyAnyMethods::eq(a.bind(py).as_any(), b.bind(py));
-        let equal = self.retry == other.retry && same(&self.event, &other.event)? && same(&self.data, &other.data)? && same(&self.id, &other.id)?;
-        match op {
-            CompareOp::Eq => Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind()),
-            CompareOp::Ne => Ok((!equal).into_pyobject(py)?.to_owned().into_any().unbind()),
-            _ => Ok(py.NotImplemented()),
+        let mut values: [Option<Bound<'_, PyAny>>; 4] = Default::default();
+        for (position, value) in args.iter().enumerate() {
+            values[position] = Some(value);
         }
-    }
+        for (key, value) in kwargs.iter().flat_map(|kwargs| kwargs.iter()) {
+            let key = key.cast_into::<PyString>()?;
+            let name = key.to_str()?;
+            let Some(position) = EVENT_FIELDS.iter().position(|field| field.to_bytes() == name.as_bytes()) else {
+                return Err(PyTypeError::new_err(format!("ServerSentEvent() got an unexpected keyword argument '{name}'")));
+            };
+            if values[position].replace(value).is_some() {
+                return Err(PyTypeError::new_err(format!("ServerSentEvent() got multiple values for argument '{name}'")));
+            }
+        }
+        let [data, event, id, retry] = values;
+        let data = str_argument(py, data, "data", "")?;
+        let event = str_argument(py, event, "event", "message")?;
+        let id = str_argument(py, id, "id", "")?;
+        let retry = match retry {
+            None => py.None().into_bound(py),
+            Some(value) if value.is_none() => value,
+            Some(value) => value.extract::<u64>()?.into_pyobject(py)?.into_any(),
+        };
+        Ok(new_event(py, event.unbind(), data, id.unbind(), retry)?.into_ptr())
+    })
+}
 
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        (self.event.bind(py), self.data.bind(py), self.id.bind(py), self.retry).into_pyobject(py)?.hash()
+/// A str argument of the constructor, or its default when not given.
+fn str_argument<'py>(py: Python<'py>, value: Option<Bound<'py, PyAny>>, name: &str, default: &str) -> PyResult<Bound<'py, PyString>> {
+    let Some(value) = value else { return Ok(PyString::new(py, default)) };
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(text.clone());
+    }
+    let found = value.get_type().name()?;
+    Err(PyTypeError::new_err(format!("ServerSentEvent() argument '{name}' must be str, not {found}")))
+}
+
+/// The four fields of an event, borrowed.
+unsafe fn event_fields<'a, 'py>(py: Python<'py>, object: *mut ffi::PyObject) -> [Borrowed<'a, 'py, PyAny>; 4] {
+    let fields = object.cast::<EventObject>();
+    [(*fields).event, (*fields).data, (*fields).id, (*fields).retry].map(|field| Borrowed::from_ptr(py, field))
+}
+
+unsafe extern "C" fn event_repr(object: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [event, data, id, retry] = event_fields(py, object);
+        let text = format!("ServerSentEvent(event={}, data={}, id={}, retry={})", event.repr()?, data.repr()?, id.repr()?, retry.repr()?);
+        Ok(PyString::new(py, &text).into_ptr())
+    })
+}
+
+/// Equal when all four fields are; other types are NotImplemented (so an event never equals a tuple).
+unsafe extern "C" fn event_richcompare(object: *mut ffi::PyObject, other: *mut ffi::PyObject, op: c_int) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        if ffi::Py_TYPE(other) != ffi::Py_TYPE(object) || (op != ffi::Py_EQ && op != ffi::Py_NE) {
+            return Ok(py.NotImplemented().into_ptr());
+        }
+        let mut equal = true;
+        for (mine, theirs) in event_fields(py, object).iter().zip(event_fields(py, other).iter()) {
+            if !mine.eq(theirs)? {
+                equal = false;
+                break;
+            }
+        }
+        Ok(PyBool::new(py, equal == (op == ffi::Py_EQ)).to_owned().into_ptr())
+    })
+}
+
+/// `(ServerSentEvent, (data, event, id, retry))`.
+unsafe extern "C" fn event_reduce(object: *mut ffi::PyObject, _unused: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [event, data, id, retry] = event_fields(py, object);
+        let class = Borrowed::from_ptr(py, ffi::Py_TYPE(object).cast::<ffi::PyObject>());
+        Ok((class, (data, event, id, retry)).into_pyobject(py)?.into_ptr())
+    })
+}
+
+/// The hash of the tuple (event, data, id, retry).
+unsafe extern "C" fn event_hash(object: *mut ffi::PyObject) -> ffi::Py_hash_t {
+    let py = Python::assume_attached();
+    let hashed = PyTuple::new(py, event_fields(py, object)).and_then(|fields| fields.hash());
+    match hashed {
+        Ok(hash) => hash,
+        Err(error) => {
+            error.restore(py);
+            -1
+        }
     }
 }
 
@@ -108,7 +282,7 @@ impl StringCache {
         }
     }
 
-    fn event_object(&mut self, py: Python<'_>, event: &Event<'_>) -> PyResult<ServerSentEvent> {
+    fn event_object<'py>(&mut self, py: Python<'py>, event: &Event<'_>) -> PyResult<Bound<'py, PyAny>> {
         let event_type = if event.event_type_field.is_empty() {
             self.message.clone_ref(py)
         } else {
@@ -128,23 +302,12 @@ impl StringCache {
             self.id.clear();
             self.id.extend_from_slice(event.last_event_id);
         }
-        Ok(ServerSentEvent {
-            event: event_type,
-            data: decode_utf8(py, event.data)?.unbind(),
-            id: self.id_str.clone_ref(py),
-            retry: event.retry,
-        })
+        let retry = match event.retry {
+            None => py.None().into_bound(py),
+            Some(retry) => retry.into_pyobject(py)?.into_any(),
+        };
+        new_event(py, event_type, decode_utf8(py, event.data)?, self.id_str.clone_ref(py), retry)
     }
-}
-
-/// Takes a new event out of the cyclic garbage collector's lists. pyo3 makes every pyclass a GC type,
-/// but a frozen event holding only strs and an int can never be part of a cycle (CPython untracks
-/// tuples of atomic values for the same reason); tracked, each collection of the young generation
-/// walked every event of the stream still held (docs/decisions.md §7).
-fn untrack(event: &Bound<'_, ServerSentEvent>) {
-    // SAFETY: the object is alive (borrowed) and of a GC type; untracking an object never breaks it,
-    // and pyo3's dealloc untracks only if tracked.
-    unsafe { pyo3::ffi::PyObject_GC_UnTrack(event.as_ptr().cast()) };
 }
 
 /// Incremental `text/event-stream` decoder (WHATWG HTML rules).
@@ -175,10 +338,7 @@ impl SSEDecoder {
             if conversion_error.is_some() {
                 return;
             }
-            let appended = strings.event_object(py, event).and_then(|object| Bound::new(py, object)).and_then(|object| {
-                untrack(&object);
-                events.append(object)
-            });
+            let appended = strings.event_object(py, event).and_then(|object| events.append(object));
             if let Err(error) = appended {
                 conversion_error = Some(error);
             }
