@@ -239,6 +239,11 @@ pub struct Accumulator {
     /// bytes followed by a comma has nothing in them to merge that is not merged already, so its scan
     /// starts after them (about half of an OpenAI chunk).
     repeated_prefix: Vec<u8>,
+    /// Where the names of the members of `repeated_prefix` that a later member could replace (`usage`,
+    /// undeclared ones; not the identity) lie in it. A chunk that merges one of them again after the
+    /// run (a duplicated key: the last value wins) makes the run not skippable: it is dropped. Spans,
+    /// not strings: recording a run allocates nothing, and OpenAI's runs record none.
+    prefix_keys: Vec<Range<usize>>,
 }
 
 impl Accumulator {
@@ -298,18 +303,32 @@ impl Accumulator {
             scanner.begin_object()?;
             (scanner, true)
         };
+        if !repeats {
+            // Replaced at the end by this chunk's run. Cleared now so that a chunk failing half-way,
+            // whose merged members may differ from the old run's, leaves no run to skip.
+            self.repeated_prefix.clear();
+            self.prefix_keys.clear();
+        }
         let mut outcome = ChunkOutcome::default();
         // Where the run of idempotent leading members ends, and whether it is still going on.
         let (mut run_end, mut in_run) = (0, !repeats);
-        while let Some(key) = scanner.next_key(&mut first)? {
-            let key = str_of(&key)?;
+        // A member after the run has the name of one in it: the run's values are not the last ones.
+        let mut overridden = false;
+        while let Some(name) = scanner.next_key(&mut first)? {
+            let span = name.offset + 1..name.offset + 1 + name.raw.len();
+            let escaped = name.escaped;
+            let key = str_of(&name)?;
             let mut idempotent = true;
+            // The member sets a value a later one may replace (the identity members keep their first
+            // value, `object` and `obfuscation` set nothing, `choices` is never in a run).
+            let mut replaceable = false;
             match &*key {
                 "choices" => {
                     idempotent = false;
                     self.add_choices(&mut scanner)?
                 }
                 "usage" => {
+                    replaceable = true;
                     // The last non-null usage replaces the earlier one whole: counts are totals.
                     if scanner.peek()? == Kind::Null {
                         scanner.null()?;
@@ -345,18 +364,32 @@ impl Accumulator {
                             outcome.upstream_error |= scanner.peek()? != Kind::Null;
                             idempotent = false;
                         }
+                        replaceable = true;
                         merge_member(&mut self.fields, key, &mut scanner, &mut self.scratch, Mode::Snapshot)?;
                     }
                 }
             }
+            // A name with an escape ends the run: spans compare raw bytes. The names in `prefix_keys`
+            // are those of the run's replaceable members, this chunk's so far or the skipped one's
+            // (the payload starts with it): either way spans of this payload.
+            in_run &= idempotent && !escaped;
             if in_run {
-                in_run = idempotent;
-                run_end = if idempotent { scanner.position() } else { run_end };
+                run_end = scanner.position();
+                if replaceable {
+                    self.prefix_keys.push(span);
+                }
+            } else if replaceable
+                && !overridden
+                && (escaped || self.prefix_keys.iter().any(|known| payload[known.clone()] == payload[span.clone()]))
+            {
+                overridden = true;
+                // Not skippable any more, even if this chunk fails further on.
+                self.repeated_prefix.clear();
+                self.prefix_keys.clear();
             }
         }
         scanner.end()?;
-        if !repeats {
-            self.repeated_prefix.clear();
+        if !repeats && !overridden {
             self.repeated_prefix.extend_from_slice(&payload[..run_end]);
         }
         self.chunks += 1;

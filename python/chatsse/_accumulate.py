@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterable, Iterable
 
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator
 from chatsse._chunks import Format
@@ -31,9 +30,12 @@ def accumulate(
     completion so far in ``completion``.
     """
     accumulator = Accumulator(format=format, max_event_size=max_event_size)
-    with _carrying_completion(accumulator):
+    try:
         accumulator.feed_all(source)
         accumulator.close()
+    except ChatSSEError as error:
+        _carry_completion(error, accumulator)
+        raise
     return _finish(accumulator, strict)
 
 
@@ -46,21 +48,21 @@ async def aaccumulate(
 ) -> ChatCompletion:
     """The async twin of accumulate."""
     accumulator = Accumulator(format=format, max_event_size=max_event_size)
-    with _carrying_completion(accumulator):
+    try:
         async for piece in source:
             accumulator.feed(piece)
         accumulator.close()
+    except ChatSSEError as error:
+        _carry_completion(error, accumulator)
+        raise
     return _finish(accumulator, strict)
 
 
-@contextmanager
-def _carrying_completion(accumulator: Accumulator) -> Iterator[None]:
-    """A ChatSSEError leaving the block carries the completion merged so far."""
-    try:
-        yield
-    except ChatSSEError as error:
-        error.completion = accumulator.completion()
-        raise
+def _carry_completion(error: ChatSSEError, accumulator: Accumulator) -> None:
+    """A ChatSSEError leaving accumulate carries the completion merged so far. (A try statement in each
+    caller rather than a context manager: the generator-based one cost ~1 us a call, a third of
+    accumulating a one-chunk stream.)"""
+    error.completion = accumulator.completion()
 
 
 def _finish(accumulator: Accumulator, strict: bool) -> ChatCompletion:

@@ -283,6 +283,33 @@ fn repeated_leading_members_are_skipped_only_when_they_cannot_differ() {
 }
 
 #[test]
+fn a_leading_member_repeated_later_in_a_chunk_is_never_skipped() {
+    // The last value of a duplicated key wins (as in msgspec and json.loads). Here `x` leads each chunk
+    // and comes again after the choices: the leading `"x":1` must not be skipped as already merged,
+    // since the later `"x":2` replaced it.
+    let expected = r#"{"object":"chat.completion","choices":[],"x":1}"#;
+    assert_eq!(accumulate(&[r#"{"x":1,"choices":[],"x":2}"#, r#"{"x":1,"choices":[]}"#]), expected);
+    assert_eq!(
+        accumulate(&[r#"{"x":1,"choices":[]}"#, r#"{"x":1,"choices":[],"x":2}"#, r#"{"x":1,"choices":[]}"#]),
+        expected
+    );
+    assert_eq!(
+        accumulate(&[r#"{"usage":{"n":1},"choices":[]}"#, r#"{"usage":{"n":1},"choices":[],"usage":{"n":2}}"#, r#"{"usage":{"n":1},"choices":[]}"#]),
+        r#"{"object":"chat.completion","choices":[],"usage":{"n":1}}"#
+    );
+    // The same name spelled with an escape in the run.
+    assert_eq!(accumulate(&[r#"{"\u0078":1,"choices":[],"x":2}"#, r#"{"\u0078":1,"choices":[]}"#]), expected);
+    // A chunk that fails after merging `"x":2` leaves no run to skip either.
+    let mut accumulator = Accumulator::new();
+    accumulator.add(br#"{"x":1,"choices":[]}"#).unwrap();
+    accumulator.add(br#"{"choices":[],"x":2,}"#).unwrap_err();
+    accumulator.add(br#"{"x":1,"choices":[]}"#).unwrap();
+    let mut out = String::new();
+    accumulator.write_json(&mut out);
+    assert_eq!(out, expected);
+}
+
+#[test]
 fn skipping_repeated_members_gives_the_same_completion_as_scanning_them() {
     // The same chunks, every other one with a leading space so that no chunk starts with the bytes
     // of the one before: every member of every chunk is scanned.
