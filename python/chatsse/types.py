@@ -76,9 +76,11 @@ __all__ = [
 class _Struct(msgspec.Struct, dict=True, repr_omit_defaults=True):
     """Base of every type here: a ``__dict__`` for undeclared provider fields, and reprs that leave out ``UNSET``.
 
-    Not ``frozen`` (extra fields are attached after construction), not ``kw_only`` (a decoder can then build
-    instances positionally, which measured faster than keywords), not ``array_like`` (the wire format is JSON
-    objects), and not ``gc=False`` (msgspec refuses it together with ``dict=True``).
+    Not ``frozen`` (extra fields are attached after construction), not ``kw_only`` (positional construction
+    follows the wire order), not ``array_like`` (the wire format is JSON objects), and not ``gc=False`` (msgspec
+    refuses it together with ``dict=True``). chatsse's decoder makes instances without calling the class,
+    writing each field's slot as msgspec's own decoder does, except for a class with ``__post_init__``, which
+    it calls so that the hook runs.
     """
 
 
@@ -407,7 +409,8 @@ class ChoiceDelta(_Struct):
     """What one chunk adds to a choice's message.
 
     ``content`` is a list only from Mistral (``[{"type": "thinking", ...}]``), kept as decoded: typing parts
-    here, as ``Message`` does, would cost every delta a ``__post_init__`` call (about +25% per chunk).
+    here, as ``Message`` does, would cost every delta a ``__post_init__`` call (about +25% per chunk), and
+    the class would be called instead of its instances being made directly.
     ``annotations`` is sent in deltas by OpenRouter's web plugin.
     """
 

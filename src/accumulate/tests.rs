@@ -65,6 +65,19 @@ fn choices_are_keyed_by_index_in_any_order_and_sorted() {
 }
 
 #[test]
+fn members_before_the_index_merge_in_arrival_order_however_many() {
+    // Six members wait for `index` (Azure sorts keys: `delta` and `finish_reason` come first): all
+    // merge, in order.
+    let out = accumulate(&[
+        r#"{"choices":[{"a":1,"delta":{"content":"x"},"b":2,"c":3,"d":4,"delta":{"content":"y"},"e":5,"index":0}]}"#,
+    ]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"xy"},"finish_reason":null,"a":1,"b":2,"c":3,"d":4,"e":5}]}"#
+    );
+}
+
+#[test]
 fn tool_calls_merge_by_index_id_and_latest() {
     let out = accumulate(&[
         // First index 1, id repeated on every fragment, "" name on continuations.
