@@ -365,6 +365,16 @@ def test_server_sent_event_value_semantics() -> None:
     assert SSEDecoder().feed(b"retry: 3\nevent: e\ndata: d\n\n") == [ServerSentEvent("d", "e", "", 3)]
 
 
+@pytest.mark.parametrize("at", range(0, 70))
+def test_data_with_one_non_ascii_or_invalid_byte_anywhere(at: int) -> None:
+    # Data is copied as ASCII when no byte has its high bit set, checked 32 bytes a step: a single
+    # other byte at any position of a block or of the tail must send it through UTF-8 decoding.
+    before, after = b"a" * at, b"b" * (69 - at)
+    body = b"data: " + before + "\u00e9".encode() + after + b"\n\ndata: " + before + b"\xff" + after + b"\n\n"
+    expected = ["a" * at + "\u00e9" + "b" * (69 - at), "a" * at + "\ufffd" + "b" * (69 - at)]
+    assert [event.data for event in SSEDecoder().feed(body)] == expected
+
+
 def test_server_sent_event_pickles_and_copies_whole() -> None:
     event = ServerSentEvent("d", "e", "7", 3)
     for copied in (pickle.loads(pickle.dumps(event)), copy.copy(event), copy.deepcopy(event)):

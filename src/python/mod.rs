@@ -33,11 +33,32 @@ fn ascii_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString
     }
 }
 
+/// No byte of `bytes` has its high bit set: 32 bytes a step, OR-ed together (the compiler makes this
+/// vector code), no early exit (the data of a chat stream is nearly always ASCII).
+#[inline]
+fn all_ascii(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut blocks = bytes.chunks_exact(32);
+    let mut seen = 0u64;
+    for block in &mut blocks {
+        let word = |at: usize| u64::from_le_bytes(block[at..at + 8].try_into().expect("8 bytes"));
+        seen |= word(0) | word(8) | word(16) | word(24);
+    }
+    for &byte in blocks.remainder() {
+        seen |= u64::from(byte);
+    }
+    seen & HIGH_BITS == 0
+}
+
 /// `bytes.decode("utf-8", "replace")`, straight from a Rust slice: the replacement of invalid
-/// sequences is Python's own (maximal subparts), and no intermediate `bytes` object is made.
-/// (An `is_ascii` check plus `ascii_str` here measured no faster: CPython's decoder already copies
-/// ASCII in one pass.)
+/// sequences is Python's own (maximal subparts), and no intermediate `bytes` object is made. ASCII
+/// (nearly every event's data) is checked by `all_ascii` and copied by `ascii_str`: framing 10–15%
+/// faster than CPython's decoder, which checks and copies a word at a time (std's `is_ascii` in front
+/// of the copy was slower on 300-byte events; docs/decisions.md §9).
 fn decode_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    if all_ascii(bytes) {
+        return ascii_str(py, bytes);
+    }
     // SAFETY: the pointer and length describe a live slice; "replace" is a static C string. The call
     // returns a new reference or NULL with an exception set (only on memory exhaustion).
     unsafe {
