@@ -619,6 +619,26 @@ def test_undeclared_fields_keep_exact_plain_types() -> None:
     assert type(chunk.f[0]) is dict and type(chunk.g) is dict
 
 
+def test_keys_of_undeclared_objects_are_exact_whatever_the_key_cache_holds() -> None:
+    # Short ASCII keys come from a cache of 512 entries: 3,000 distinct keys collide and evict each
+    # other, keys of 16 and 17 bytes sit on its limit, escaped and non-ASCII keys bypass it.
+    keys = [f"k{n}" for n in range(3000)] + ["a" * 16, "a" * 17, "b" * 16, "\u00e9t\u00e9", "tab\there", ""]
+    members = {key: n for n, key in enumerate(keys)}
+    payload = json.dumps({"id": "c", "choices": [], "x": members, "y": [{key: None} for key in keys[:40]]}).encode()
+    for _ in range(2):  # the second time, from a warm cache
+        chunk = decode_chunk(payload)
+        assert list(chunk.x.items()) == list(members.items())
+        assert chunk.y == [{key: None} for key in keys[:40]]
+        assert all(type(key) is str for key in chunk.x)
+
+
+@settings(database=None, max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=20), st.integers(), max_size=30))
+def test_any_keys_of_an_undeclared_object_decode_as_json_loads_does(members: dict[str, int]) -> None:
+    payload = json.dumps({"id": "c", "x": members}, ensure_ascii=False).encode()
+    assert decode_chunk(payload).__dict__ == {"x": members}
+
+
 def test_undeclared_fields_of_a_completion() -> None:
     payload = (
         b'{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"c","tool_calls":[{"id":"t",'

@@ -7,6 +7,7 @@
 //! integer; an int field refuses a float), and every error says where: byte offset and JSON path.
 
 use std::ptr;
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -369,6 +370,33 @@ fn py_result<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> Built<Bound<'py, 
 
 type CachedStr = (Box<[u8]>, Py<PyString>);
 
+/// Entries of the key cache (a power of two), and the longest key it holds.
+const KEY_CACHE_SIZE: usize = 512;
+const KEY_MAX: usize = 16;
+
+/// A short ASCII object key and the str made of it (its hash already computed).
+struct CachedKey {
+    len: u8,
+    /// The key's bytes, zero-padded.
+    bytes: [u8; KEY_MAX],
+    text: Py<PyString>,
+}
+
+/// Where a key of at most `KEY_MAX` bytes (zero-padded) goes in the key cache.
+#[inline]
+fn key_slot(padded: &[u8; KEY_MAX], len: usize) -> usize {
+    let low = u64::from_le_bytes(padded[..8].try_into().expect("8 bytes"));
+    let high = u64::from_le_bytes(padded[8..].try_into().expect("8 bytes"));
+    let mixed = (low ^ high.rotate_left(31) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - KEY_CACHE_SIZE.trailing_zeros())) as usize
+}
+
+/// The key cache, shared by every builder: a builder takes it for the length of one document (two
+/// pointer moves) and puts it back. Documents are built with the GIL held and no Python code runs
+/// meanwhile, so it is never wanted twice at once; if it were, the second builder would start an
+/// empty one.
+static KEY_CACHE: Mutex<Vec<Option<CachedKey>>> = Mutex::new(Vec::new());
+
 /// The cyclic garbage collector held off while one document's objects are made (`PyGC_Disable`, put
 /// back as it was on drop). Everything made is reachable from the value being built, so a collection
 /// could free none of it; but each container made counts toward the next collection, and on a large
@@ -401,6 +429,11 @@ pub(crate) struct Builder<'s> {
     scratch: Vec<u8>,
     /// Per repeating field: the raw bytes of its last value and the str made of them.
     cache: Vec<Option<CachedStr>>,
+    /// The strs of short keys of dicts and undeclared members, by a hash of their bytes: `KEY_CACHE`,
+    /// held while a document is built. Providers' extras repeat the same keys in every chunk and
+    /// document (Azure's filter results, OpenAI's moderation scores); a cached key is neither made,
+    /// hashed nor freed again. msgspec and orjson keep such a cache too.
+    keys: Vec<Option<CachedKey>>,
     /// The last decoded document is an error report: a non-null top-level `error` member (OpenAI,
     /// Groq, OpenRouter), or `"object": "error"` (vLLM, SGLang).
     pub(crate) upstream_error: bool,
@@ -419,7 +452,7 @@ impl<'s> Builder<'s> {
     /// A builder for one document: no string cache (allocating and dropping it cost a small
     /// completion ~5% of its decoding).
     pub(crate) fn new(schema: &'s Schema) -> Self {
-        Builder { schema, scratch: Vec::new(), cache: Vec::new(), upstream_error: false }
+        Builder { schema, scratch: Vec::new(), cache: Vec::new(), keys: Vec::new(), upstream_error: false }
     }
 
     /// A builder for the chunks of one stream: it keeps the last str of each repeating field.
@@ -427,37 +460,55 @@ impl<'s> Builder<'s> {
         Builder { cache: (0..schema.cache_slots).map(|_| None).collect(), ..Builder::new(schema) }
     }
 
+    /// Runs `work` (the building of one document) holding the key cache.
+    fn with_keys<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
+        if let Ok(mut shared) = KEY_CACHE.lock() {
+            self.keys = std::mem::take(&mut *shared);
+        }
+        let result = work(self);
+        if let Ok(mut shared) = KEY_CACHE.lock() {
+            *shared = std::mem::take(&mut self.keys);
+        }
+        result
+    }
+
     /// Decodes `data` as one JSON document of the root type.
     pub(crate) fn decode<'py>(&mut self, py: Python<'py>, data: &[u8], root: Root) -> Built<Bound<'py, PyAny>> {
         let _paused = GcPaused::new();
         self.upstream_error = false;
-        let mut scanner = Scanner::new(data)?;
-        let value = self.build_struct(py, &mut scanner, self.schema.root(root), true)?;
-        scanner.end()?;
-        Ok(value)
+        self.with_keys(|builder| {
+            let mut scanner = Scanner::new(data)?;
+            let value = builder.build_struct(py, &mut scanner, builder.schema.root(root), true)?;
+            scanner.end()?;
+            Ok(value)
+        })
     }
 
     /// Decodes `data` as a JSON array of the Struct type `index`.
     pub(crate) fn decode_list<'py>(&mut self, py: Python<'py>, data: &[u8], index: usize) -> Built<Bound<'py, PyAny>> {
         let _paused = GcPaused::new();
         self.upstream_error = false;
-        let mut scanner = Scanner::new(data)?;
-        let kind = scanner.peek()?;
-        if kind != Kind::Array {
-            return Err(BuildError::new(scanner.position(), BuildErrorKind::WrongType { expected: "array".to_owned(), found: kind.name() }));
-        }
-        let value = self.list(py, &mut scanner, |builder, py, scanner| builder.build_struct(py, scanner, index, false))?;
-        scanner.end()?;
-        Ok(value)
+        self.with_keys(|builder| {
+            let mut scanner = Scanner::new(data)?;
+            let kind = scanner.peek()?;
+            if kind != Kind::Array {
+                return Err(BuildError::new(scanner.position(), BuildErrorKind::WrongType { expected: "array".to_owned(), found: kind.name() }));
+            }
+            let value = builder.list(py, &mut scanner, |builder, py, scanner| builder.build_struct(py, scanner, index, false))?;
+            scanner.end()?;
+            Ok(value)
+        })
     }
 
     /// Decodes `data` as plain Python values (dicts, lists, str, int, float, bool, None).
     pub(crate) fn decode_any<'py>(&mut self, py: Python<'py>, data: &[u8]) -> Built<Bound<'py, PyAny>> {
         let _paused = GcPaused::new();
-        let mut scanner = Scanner::new(data)?;
-        let value = self.build_any(py, &mut scanner)?;
-        scanner.end()?;
-        Ok(value)
+        self.with_keys(|builder| {
+            let mut scanner = Scanner::new(data)?;
+            let value = builder.build_any(py, &mut scanner)?;
+            scanner.end()?;
+            Ok(value)
+        })
     }
 
     fn build<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>, ty: &Ty) -> Built<Bound<'py, PyAny>> {
@@ -559,6 +610,30 @@ impl<'s> Builder<'s> {
         py_result(py, ptr)?.cast_into::<PyString>().map_err(|e| BuildError::python(e.into()))
     }
 
+    /// The str of an object key: from the key cache when short and plain ASCII.
+    fn key_str<'py>(&mut self, py: Python<'py>, key: &JsonStr<'_>) -> Built<Bound<'py, PyString>> {
+        let raw = key.raw;
+        if key.escaped || !key.ascii || raw.is_empty() || raw.len() > KEY_MAX {
+            return self.str_value(py, key);
+        }
+        let mut padded = [0u8; KEY_MAX];
+        padded[..raw.len()].copy_from_slice(raw);
+        let slot = key_slot(&padded, raw.len());
+        if self.keys.is_empty() {
+            self.keys.resize_with(KEY_CACHE_SIZE, || None);
+        }
+        if let Some(entry) = &self.keys[slot] {
+            if usize::from(entry.len) == raw.len() && entry.bytes == padded {
+                return Ok(entry.text.bind(py).clone());
+            }
+        }
+        let made = super::ascii_str(py, raw).map_err(BuildError::python)?;
+        // Hashed once here; the str keeps its hash for every dict it goes into.
+        made.hash().map_err(BuildError::python)?;
+        self.keys[slot] = Some(CachedKey { len: raw.len() as u8, bytes: padded, text: made.clone().unbind() });
+        Ok(made)
+    }
+
     fn list<'py>(
         &mut self,
         py: Python<'py>,
@@ -582,7 +657,7 @@ impl<'s> Builder<'s> {
         let dict = PyDict::new(py);
         let mut first = true;
         while let Some(key) = scanner.next_key(&mut first)? {
-            let key = self.str_value(py, &key)?;
+            let key = self.key_str(py, &key)?;
             let value = self.build(py, scanner, value_ty).at(|| PathSegment::Key(key.to_string()))?;
             dict.set_item(key, value).map_err(BuildError::python)?;
         }
@@ -715,7 +790,7 @@ impl<'s> Builder<'s> {
                     next_field = position + 1;
                 }
                 None => {
-                    let name = self.str_value(py, &key)?;
+                    let name = self.key_str(py, &key)?;
                     if error_member {
                         self.upstream_error |= scanner.peek()? != Kind::Null;
                     }
