@@ -621,8 +621,8 @@ def test_undeclared_fields_keep_exact_plain_types() -> None:
 
 def test_keys_of_undeclared_objects_are_exact_whatever_the_key_cache_holds() -> None:
     # Short ASCII keys come from a cache of 512 entries: 3,000 distinct keys collide and evict each
-    # other, keys of 16 and 17 bytes sit on its limit, escaped and non-ASCII keys bypass it.
-    keys = [f"k{n}" for n in range(3000)] + ["a" * 16, "a" * 17, "b" * 16, "\u00e9t\u00e9", "tab\there", ""]
+    # other, keys of 32 and 33 bytes sit on its limit, escaped and non-ASCII keys bypass it.
+    keys = [f"k{n}" for n in range(3000)] + ["a" * 32, "a" * 33, "b" * 32, "a" * 31, "\u00e9t\u00e9", "tab\there", ""]
     members = {key: n for n, key in enumerate(keys)}
     payload = json.dumps({"id": "c", "choices": [], "x": members, "y": [{key: None} for key in keys[:40]]}).encode()
     for _ in range(2):  # the second time, from a warm cache

@@ -372,9 +372,10 @@ type CachedStr = (Box<[u8]>, Py<PyString>);
 
 /// Entries of the key cache (a power of two), and the longest key it holds.
 const KEY_CACHE_SIZE: usize = 512;
-const KEY_MAX: usize = 16;
+const KEY_MAX: usize = 32;
 
-/// A short ASCII object key and the str made of it (its hash already computed).
+/// A short ASCII object key and the str made of it (its hash already computed). 32 bytes: OpenAI's
+/// moderation categories (`self-harm/instructions`, `category_applied_input_types`) are longer than 16.
 struct CachedKey {
     len: u8,
     /// The key's bytes, zero-padded.
@@ -385,9 +386,9 @@ struct CachedKey {
 /// Where a key of at most `KEY_MAX` bytes (zero-padded) goes in the key cache.
 #[inline]
 fn key_slot(padded: &[u8; KEY_MAX], len: usize) -> usize {
-    let low = u64::from_le_bytes(padded[..8].try_into().expect("8 bytes"));
-    let high = u64::from_le_bytes(padded[8..].try_into().expect("8 bytes"));
-    let mixed = (low ^ high.rotate_left(31) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let word = |at: usize| u64::from_le_bytes(padded[at..at + 8].try_into().expect("8 bytes"));
+    let folded = word(0) ^ word(8).rotate_left(17) ^ word(16).rotate_left(31) ^ word(24).rotate_left(47);
+    let mixed = (folded ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> (64 - KEY_CACHE_SIZE.trailing_zeros())) as usize
 }
 
