@@ -14,6 +14,7 @@
 //!   non-empty `id` at a taken index starts a new call;
 //! - `content` arriving as a list of typed parts (Mistral) turns the text so far into a text part;
 //! - `logprobs.content`, `logprobs.refusal` and `annotations` extend;
+//! - a key repeated within one object merges each time, in order (outside deltas the last value wins);
 //! - `obfuscation` (stream-only padding) is dropped.
 
 use std::borrow::Cow;
@@ -244,15 +245,6 @@ pub struct Accumulator {
     /// run (a duplicated key: the last value wins) makes the run not skippable: it is dropped. Spans,
     /// not strings: recording a run allocates nothing, and OpenAI's runs record none.
     prefix_keys: Vec<Range<usize>>,
-    /// The members after `choices` of the last chunk scanned to its end, when each is idempotent: their
-    /// bytes to the payload's end (`,"model":"m","usage":null}`). A chunk whose `choices` value is
-    /// followed by exactly these bytes has nothing after its choices left to merge (Qwen and Azure
-    /// send the identity after the choices, Together the model and usage).
-    repeated_suffix: Vec<u8>,
-    /// Spans in `repeated_suffix` of its replaceable members' names (as `prefix_keys`).
-    suffix_keys: Vec<Range<usize>>,
-    /// This chunk's `suffix_keys` while it is scanned.
-    next_suffix_keys: Vec<Range<usize>>,
 }
 
 impl Accumulator {
@@ -323,18 +315,14 @@ impl Accumulator {
         let (mut run_end, mut in_run) = (0, !repeats);
         // A member after the run has the name of one in it: the run's values are not the last ones.
         let mut overridden = false;
-        // Where the members after the first `choices` begin, how many there are, whether each can be
-        // skipped when repeated, and whether they were (the suffix matched).
-        let (mut suffix_from, mut suffix_members, mut suffix_clean, mut suffix_skipped) = (None, 0, true, false);
-        self.next_suffix_keys.clear();
         while let Some(name) = scanner.next_key(&mut first)? {
             let span = name.offset + 1..name.offset + 1 + name.raw.len();
             let escaped = name.escaped;
             let key = str_of(&name)?;
-            // A member about to be merged with the name of a replaceable member of a kept run makes
-            // that run not skippable: its value will not be the last one. Checked before the merge, so
-            // that a merge failing half-way leaves no run to skip either. (Only replaceable members'
-            // names are kept, and the name decides whether a member is replaceable.)
+            // A member after the run with the name of a replaceable member of the run (only those are
+            // kept, and the name decides whether a member is replaceable) makes the run not skippable:
+            // its value will not be the last one. Checked before the merge, so that a merge failing
+            // half-way leaves no run to skip either.
             if !in_run
                 && !overridden
                 && !self.prefix_keys.is_empty()
@@ -344,20 +332,13 @@ impl Accumulator {
                 self.repeated_prefix.clear();
                 self.prefix_keys.clear();
             }
-            if !self.suffix_keys.is_empty()
-                && (escaped || self.suffix_keys.iter().any(|known| self.repeated_suffix[known.clone()] == payload[span.clone()]))
-            {
-                self.repeated_suffix.clear();
-                self.suffix_keys.clear();
-            }
             let mut idempotent = true;
             // The member sets a value a later one may replace (the identity members keep their first
             // value, `object` and `obfuscation` set nothing, `choices` is never in a run).
             let mut replaceable = false;
-            let mut choices = false;
             match &*key {
                 "choices" => {
-                    (idempotent, choices) = (false, true);
+                    idempotent = false;
                     self.add_choices(&mut scanner)?
                 }
                 "usage" => {
@@ -382,8 +363,6 @@ impl Accumulator {
                 }
                 "obfuscation" => {
                     scanner.skip()?;
-                    // Different in every chunk: a suffix holding it would never repeat.
-                    suffix_clean = false;
                 }
                 name => {
                     if let Some(slot) = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name) {
@@ -413,31 +392,9 @@ impl Accumulator {
                 if replaceable {
                     self.prefix_keys.push(span);
                 }
-            } else if let Some(from) = suffix_from {
-                suffix_members += 1;
-                suffix_clean &= idempotent && !escaped;
-                if replaceable {
-                    self.next_suffix_keys.push(span.start - from..span.end - from);
-                }
-            } else if choices {
-                let at = scanner.position();
-                if !self.repeated_suffix.is_empty() && payload.get(at..) == Some(&self.repeated_suffix[..]) {
-                    // The rest is the bytes of the last suffix, checked and merged already.
-                    suffix_skipped = true;
-                    break;
-                }
-                suffix_from = Some(at);
             }
         }
-        if !suffix_skipped {
-            scanner.end()?;
-            self.repeated_suffix.clear();
-            self.suffix_keys.clear();
-            if let (Some(from), true) = (suffix_from, suffix_clean && suffix_members > 0) {
-                self.repeated_suffix.extend_from_slice(&payload[from..]);
-                std::mem::swap(&mut self.suffix_keys, &mut self.next_suffix_keys);
-            }
-        }
+        scanner.end()?;
         if !repeats && !overridden {
             self.repeated_prefix.extend_from_slice(&payload[..run_end]);
         }
