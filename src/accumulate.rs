@@ -319,6 +319,8 @@ impl Accumulator {
             let span = name.offset + 1..name.offset + 1 + name.raw.len();
             let escaped = name.escaped;
             let key = str_of(&name)?;
+            // A name with an escape ends the run (spans compare raw bytes), so it is checked below.
+            in_run &= !escaped;
             // A member after the run with the name of a replaceable member of the run (only those are
             // kept, and the name decides whether a member is replaceable) makes the run not skippable:
             // its value will not be the last one. Checked before the merge, so that a merge failing
@@ -383,10 +385,9 @@ impl Accumulator {
                     }
                 }
             }
-            // A name with an escape ends the run: spans compare raw bytes. The names in `prefix_keys`
-            // are those of the run's replaceable members, this chunk's so far or the skipped one's
-            // (the payload starts with it): either way spans of this payload.
-            in_run &= idempotent && !escaped;
+            // The names in `prefix_keys` are those of the run's replaceable members, this chunk's so far
+            // or the skipped one's (the payload starts with it): either way spans of this payload.
+            in_run &= idempotent;
             if in_run {
                 run_end = scanner.position();
                 if replaceable {

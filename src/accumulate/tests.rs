@@ -310,8 +310,9 @@ fn a_leading_member_repeated_later_in_a_chunk_is_never_skipped() {
         accumulate(&[r#"{"usage":{"n":1},"choices":[]}"#, r#"{"usage":{"n":1},"choices":[],"usage":{"n":2}}"#, r#"{"usage":{"n":1},"choices":[]}"#]),
         r#"{"object":"chat.completion","choices":[],"usage":{"n":1}}"#
     );
-    // The same name spelled with an escape in the run.
+    // The same name spelled with an escape in the run, or right after it.
     assert_eq!(accumulate(&[r#"{"\u0078":1,"choices":[],"x":2}"#, r#"{"\u0078":1,"choices":[]}"#]), expected);
+    assert_eq!(accumulate(&[r#"{"x":1,"\u0078":2,"choices":[]}"#, r#"{"x":1,"choices":[]}"#]), expected);
     // A chunk that fails after merging `"x":2` leaves no run to skip either.
     let mut accumulator = Accumulator::new();
     accumulator.add(br#"{"x":1,"choices":[]}"#).unwrap();
