@@ -101,14 +101,18 @@ pub(crate) fn event_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
         .map(|class| class.bind(py))
 }
 
-/// A new event owning the given references (`retry`: None or an int).
+/// A new event owning the given strs; `retry` becomes an int or None.
 fn new_event<'py>(
     py: Python<'py>,
     event: Py<PyString>,
     data: Bound<'py, PyString>,
     id: Py<PyString>,
-    retry: Bound<'py, PyAny>,
+    retry: Option<u64>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let retry = match retry {
+        None => py.None().into_bound(py),
+        Some(retry) => retry.into_pyobject(py)?.into_any(),
+    };
     let class = event_type(py)?.as_type_ptr();
     // SAFETY: `class` is the event type (not a GC type): tp_alloc returns a zero-filled instance or NULL
     // with an exception set; the four slots are then filled with the references handed over.
@@ -180,11 +184,7 @@ unsafe extern "C" fn event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::P
         let data = str_argument(py, data, "data", "")?;
         let event = str_argument(py, event, "event", "message")?;
         let id = str_argument(py, id, "id", "")?;
-        let retry = match retry {
-            None => py.None().into_bound(py),
-            Some(value) if value.is_none() => value,
-            Some(value) => value.extract::<u64>()?.into_pyobject(py)?.into_any(),
-        };
+        let retry = retry.filter(|value| !value.is_none()).map(|value| value.extract::<u64>()).transpose()?;
         Ok(new_event(py, event.unbind(), data, id.unbind(), retry)?.into_ptr())
     })
 }
@@ -302,11 +302,7 @@ impl StringCache {
             self.id.clear();
             self.id.extend_from_slice(event.last_event_id);
         }
-        let retry = match event.retry {
-            None => py.None().into_bound(py),
-            Some(retry) => retry.into_pyobject(py)?.into_any(),
-        };
-        new_event(py, event_type, decode_utf8(py, event.data)?, self.id_str.clone_ref(py), retry)
+        new_event(py, event_type, decode_utf8(py, event.data)?, self.id_str.clone_ref(py), event.retry)
     }
 }
 
