@@ -279,6 +279,13 @@ struct NumberParts {
     exact: bool,
 }
 
+/// A place in the input to come back to (`Scanner::mark`, `Scanner::rewind`): position and depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pos: usize,
+    depth: u32,
+}
+
 pub struct Scanner<'a> {
     input: &'a [u8],
     pos: usize,
@@ -319,6 +326,18 @@ impl<'a> Scanner<'a> {
     /// A second scanner at the same place, to look ahead without moving this one.
     pub fn at(other: &Scanner<'a>) -> Scanner<'a> {
         Scanner { input: other.input, pos: other.pos, depth: other.depth, spaced: other.spaced }
+    }
+
+    /// Where the scanner is, to `rewind` to.
+    #[inline(always)]
+    pub fn mark(&self) -> Mark {
+        Mark { pos: self.pos, depth: self.depth }
+    }
+
+    /// Back to a place noted by `mark` on this input.
+    pub fn rewind(&mut self, mark: Mark) {
+        self.pos = mark.pos;
+        self.depth = mark.depth;
     }
 
     pub fn input(&self) -> &'a [u8] {
@@ -410,6 +429,29 @@ impl<'a> Scanner<'a> {
         // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
         let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
         Ok(JsonNumber { text, integer, offset: start, significand, exponent, negative, exact })
+    }
+
+    /// Moves past a number that must fit the Python value it becomes (`JsonNumber::check_holdable`),
+    /// without making a `JsonNumber`: for values checked, not read. Returns whether it is an integer.
+    #[inline(always)]
+    pub fn holdable_number(&mut self) -> Result<bool, JsonError> {
+        let start = self.pos;
+        let parts = self.number_end()?;
+        let fast_float = parts.exact && parts.significand <= 1 << 53 && (-22..=22).contains(&parts.exponent);
+        if parts.integer && self.pos - start - usize::from(parts.negative) <= MAX_INT_DIGITS || !parts.integer && fast_float {
+            return Ok(parts.integer);
+        }
+        self.rare_number(start, parts)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rare_number(&self, start: usize, parts: NumberParts) -> Result<bool, JsonError> {
+        // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
+        let NumberParts { integer, significand, exponent, negative, exact } = parts;
+        JsonNumber { text, integer, offset: start, significand, exponent, negative, exact }.check_holdable()?;
+        Ok(integer)
     }
 
     /// Moves past a number, checking its grammar and reading its digits in the same pass. Shared by
@@ -650,7 +692,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     if CHECK {
-                        self.number()?.check_holdable()?;
+                        self.holdable_number()?;
                     } else {
                         self.number_end()?;
                     }
