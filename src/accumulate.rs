@@ -1129,7 +1129,19 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
         return Err(wrong_kind(scanner, ty, kind).into());
     }
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
-        let start = check(scanner, ty, &mut chunk.scratch)?;
+        let mark = scanner.mark();
+        let start = match check(scanner, ty, &mut chunk.scratch) {
+            Ok(start) => start,
+            // A bad object merges into the stored one as into a tree, member by member up to where it
+            // goes wrong: what a chunk merges must not depend on whether the stored value is still
+            // text (which depends on the whitespace of earlier chunks).
+            Err(_) if kind == Kind::Object && stored.starts_with('{') => {
+                scanner.rewind(mark);
+                *target = parse_value(&mut Scanner::new(stored.as_bytes())?, ty, &mut chunk.scratch)?;
+                return merge_from(target, key, scanner, ty, chunk, mode, path);
+            }
+            Err(refusal) => return Err(refusal.into()),
+        };
         let (text, compact) = (scanner.text_since(start), !scanner.spaced());
         if compact && text == &**stored {
             // The same value again (providers repeat such members on every chunk): nothing changes.
@@ -1754,6 +1766,14 @@ fn write_items(out: &mut String, items: &[Value]) {
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
+        Value::Json(text) if text.contains("\":") && has_duplicate_keys(text.as_bytes()) => {
+            // A kept text that repeats a key: written as the tree it reads as (the last value wins),
+            // as it would be had it merged into a tree (which whitespace in an earlier chunk decides).
+            match parse_value(&mut Scanner::new(text.as_bytes()).expect("kept text"), &Ty::Any, &mut Vec::new()) {
+                Ok(tree) => write_value(out, &tree),
+                Err(_) => out.push_str(text),
+            }
+        }
         Value::Raw(text) | Value::Json(text) => out.push_str(text),
         Value::Str(text) => write_str(out, text),
         Value::Array(items) => write_items(out, &items.values),
@@ -1767,6 +1787,50 @@ fn write_value(out: &mut String, value: &Value) {
             out.push('}');
         }
     }
+}
+
+/// An object somewhere in `text` (valid JSON) has a member name twice.
+fn has_duplicate_keys(text: &[u8]) -> bool {
+    fn value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<bool, JsonError> {
+        match scanner.peek()? {
+            Kind::Object => {
+                scanner.begin_object()?;
+                let mut names: Vec<Cow<'_, [u8]>> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                let mut first = true;
+                while let Some(name) = scanner.next_key(&mut first)? {
+                    let name: Cow<'_, [u8]> = if name.escaped { Cow::Owned(name.unescaped(scratch)?.to_vec()) } else { Cow::Borrowed(name.raw) };
+                    // A scan for the few members of most objects, a set for many.
+                    let repeated = if names.len() < INDEXED_FROM {
+                        let repeated = names.contains(&name);
+                        names.push(name);
+                        repeated
+                    } else {
+                        if seen.is_empty() {
+                            seen.extend(names.iter().cloned());
+                        }
+                        !seen.insert(name)
+                    };
+                    if repeated || value(scanner, scratch)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Kind::Array => {
+                scanner.begin_array()?;
+                let mut first = true;
+                while scanner.next_element(&mut first)? {
+                    if value(scanner, scratch)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            _ => scanner.skip().map(|_| false),
+        }
+    }
+    Scanner::new(text).and_then(|mut scanner| value(&mut scanner, &mut Vec::new())).unwrap_or(false)
 }
 
 /// Appends a JSON value's text without the whitespace between its tokens (the output is compact even

@@ -399,9 +399,14 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &'static [u8], expected: &'static str) -> Result<(), JsonError> {
-        if self.input[self.pos..].starts_with(word) {
+        let rest = &self.input[self.pos..];
+        if rest.starts_with(word) {
             self.pos += word.len();
             Ok(())
+        } else if word.starts_with(rest) {
+            // `nul` at the very end: a literal cut short.
+            self.pos = self.input.len();
+            Err(self.error(JsonErrorKind::UnexpectedEnd))
         } else {
             Err(self.unexpected(expected))
         }
@@ -478,6 +483,11 @@ impl<'a> Scanner<'a> {
         }
         let integer_digits = digits(&mut pos);
         if integer_digits == 0 || (integer_digits > 1 && bytes[pos - integer_digits] == b'0') {
+            // `-` at the very end is a number cut short, not a wrong one (nor are `1.` and `1e` below).
+            if integer_digits == 0 && pos == bytes.len() {
+                self.pos = pos;
+                return Err(self.error(JsonErrorKind::UnexpectedEnd));
+            }
             return Err(self.error(JsonErrorKind::InvalidNumber));
         }
         let mut integer = true;
@@ -488,7 +498,7 @@ impl<'a> Scanner<'a> {
             let fraction_digits = digits(&mut pos);
             if fraction_digits == 0 {
                 self.pos = pos;
-                return Err(self.error(JsonErrorKind::InvalidNumber));
+                return Err(self.error(if pos == bytes.len() { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidNumber }));
             }
             exponent = -(fraction_digits.min(1 << 20) as i32);
         }
@@ -515,7 +525,7 @@ impl<'a> Scanner<'a> {
             }
             if pos == from {
                 self.pos = pos;
-                return Err(self.error(JsonErrorKind::InvalidNumber));
+                return Err(self.error(if pos == bytes.len() { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidNumber }));
             }
             exponent_short = pos - from <= 4;
             exponent += sign * value.min(1 << 20);
@@ -572,8 +582,15 @@ impl<'a> Scanner<'a> {
                             pos += 6;
                         }
                         _ => {
-                            self.pos = pos;
-                            return Err(self.error(JsonErrorKind::InvalidEscape));
+                            // An escape cut short by the end of the input (`\`, `\u00`) is no bad one.
+                            let hex = bytes.get(pos + 2..).unwrap_or_default();
+                            let cut = match bytes.get(pos + 1) {
+                                None => true,
+                                Some(b'u') => hex.len() < 4 && hex.iter().all(u8::is_ascii_hexdigit),
+                                Some(_) => false,
+                            };
+                            self.pos = if cut { bytes.len() } else { pos };
+                            return Err(self.error(if cut { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidEscape }));
                         }
                     }
                 }

@@ -12,3 +12,6 @@ pub mod payload_stream;
 
 #[cfg(feature = "python")]
 mod python;
+
+#[cfg(test)]
+mod fuzz_regressions;

@@ -1,0 +1,132 @@
+//! Inputs the fuzz targets (fuzz/, `fuzz/run`) found, each kept as a test of the rule it broke.
+//! A test names its target; the input is minimized unless it says otherwise.
+
+use crate::accumulate::Accumulator;
+use crate::json::is_truncated;
+use crate::payload_stream::Payload;
+
+fn accumulate(payloads: &[&[u8]]) -> (String, Vec<String>) {
+    let mut accumulator = Accumulator::new();
+    let mut reports = Vec::new();
+    for payload in payloads {
+        reports.push(match accumulator.add(payload) {
+            Ok(outcome) => match outcome.rejected {
+                Some(error) => format!("rejected at {} {}: {}", error.offset, error.path, error.message),
+                None => "merged".to_owned(),
+            },
+            Err(error) => format!("refused at {} {}: {}", error.offset, error.path, error.message),
+        });
+    }
+    let mut out = String::new();
+    accumulator.write_json(&mut out);
+    (out, reports)
+}
+
+// --- truncated: a payload cut by the end of the body anywhere is cut short ----------------------
+
+#[test]
+fn a_cut_inside_a_literal_a_number_or_an_escape_is_truncated() {
+    // Found on corpus payloads cut as `..."delta":{"content":n` (target `truncated`); every one of
+    // these is a prefix of a valid document, so the end of the body cut it short.
+    for prefix in [
+        &br#"{"choices":[{"delta":{"content":n"#[..],
+        br#"{"a":nul"#,
+        br#"{"a":tr"#,
+        br#"{"filtered":f"#,
+        br#"[-"#,
+        br#"{"a":1."#,
+        br#"{"a":1e"#,
+        br#"{"a":1E+"#,
+        br#"{"text":" \"#,
+        br#"{"text":"\u00"#,
+    ] {
+        assert!(is_truncated(prefix), "{}", String::from_utf8_lossy(prefix));
+        let payload = Payload { unterminated: true, ..Payload::document(prefix) };
+        assert!(payload.is_cut_short(), "{}", String::from_utf8_lossy(prefix));
+    }
+    // What is not a prefix of any document is not truncated: a wrong literal, a number gone wrong.
+    for invalid in [&br#"{"a":nx"#[..], br#"{"a":1.x"#, br#"{"a":-x"#, br#"{"a":"\x"#] {
+        assert!(!is_truncated(invalid), "{}", String::from_utf8_lossy(invalid));
+    }
+}
+
+// --- accumulate_body: what a broken chunk merges does not depend on earlier whitespace -----------
+
+#[test]
+fn a_broken_chunk_merges_the_same_whatever_the_whitespace_of_earlier_chunks() {
+    // Minimized from a corpus body (Azure's `content_filter_results`, target `accumulate_body`):
+    // the two streams differ only by one space in the second chunk, insignificant in JSON. The
+    // third chunk breaks after `"b":2`; what came before the break is merged (accumulate.rs: "a
+    // chunk is merged as it is read"), in both streams alike.
+    let expected = r#"{"object":"chat.completion","choices":[],"x":{"a":1,"b":2}}"#;
+    let refused = r#"refused at 12 $.x: expected a string key, found '}'"#;
+    let compact = accumulate(&[br#"{"x":{"a":1}}"#, br#"{"x":{"a":1}}"#, br#"{"x":{"b":2,}}"#]);
+    let spaced = accumulate(&[br#"{"x":{"a":1}}"#, br#"{"x":{"a": 1}}"#, br#"{"x":{"b":2,}}"#]);
+    assert_eq!(spaced, (expected.to_owned(), vec!["merged".to_owned(), "merged".to_owned(), refused.to_owned()]));
+    assert_eq!(compact, spaced);
+
+    // The same inside a choice, where a space before the whole second chunk was enough.
+    let chunks: [&[u8]; 3] = [
+        br#"{"choices":[{"index":0,"x":{"a":1}}]}"#,
+        br#"{"choices":[{"index":0,"x":{"a":1}}]}"#,
+        br#"{"choices":[{"index":0,"x":{"b":2,}}]}"#,
+    ];
+    let leading_space = [b" ".as_slice(), chunks[1]].concat();
+    let plain = accumulate(&chunks);
+    let spaced = accumulate(&[chunks[0], &leading_space, chunks[2]]);
+    assert_eq!(
+        plain.0,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"finish_reason":null,"x":{"a":1,"b":2}}]}"#
+    );
+    assert_eq!(plain, spaced);
+}
+
+// --- accumulate_chunks / accumulate_body: the completion always builds ---------------------------
+// Found on the accumulator before it checked types (commit 70f3d90); each member below made the
+// completion fail to build as a chatsse.types.ChatCompletion. Now each is left out and reported.
+
+#[test]
+fn a_tool_call_function_that_is_a_string_is_left_out() {
+    let (out, reports) = accumulate(&[br#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":"Hel"}]}}]}"#]);
+    assert_eq!(reports, ["rejected at 82 $.choices[0].delta.tool_calls[0].function: expected an object, found a string"]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function"}]},"finish_reason":null}]}"#
+    );
+}
+
+#[test]
+fn a_float_beyond_f64_is_left_out_wherever_it_is() {
+    let (out, reports) = accumulate(&[br#"{"choices":[{"index":0,"stop_reason":-1e400,"finish_reason":"stop"}]}"#]);
+    assert_eq!(reports, ["rejected at 37 $.choices[0].stop_reason: number out of range for a float"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"finish_reason":"stop"}]}"#);
+
+    let (out, reports) = accumulate(&[
+        br#"{"choices":[{"index":0,"logprobs":{"content":[{"token":"a","logprob":-1.5,"top_logprobs":[{"token":"b","logprob":1e400}]}]}}]}"#,
+    ]);
+    assert_eq!(reports, ["rejected at 113 $.choices[0].logprobs.content[0].top_logprobs[0].logprob: number out of range for a float"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"logprobs":{},"finish_reason":null}]}"#);
+}
+
+#[test]
+fn a_logprob_entry_of_the_wrong_type_is_left_out() {
+    let (out, reports) =
+        accumulate(&[br#"{"choices":[{"index":0,"logprobs":{"refusal":[{"token":"I","logprob":-0.5},"logprobs",{"token":1727346173}]}}]}"#]);
+    assert_eq!(reports, ["rejected at 75 $.choices[0].logprobs.refusal[1]: expected an object, found a string"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"logprobs":{},"finish_reason":null}]}"#);
+}
+
+// --- accumulate_chunks: a repeated key in a kept member, whatever the whitespace ---------------
+
+#[test]
+fn a_key_repeated_in_a_kept_member_keeps_its_last_value_whatever_the_whitespace() {
+    // Minimized from a generated stream (target `accumulate_chunks`): the two streams differ only
+    // by a space before the second chunk. Outside deltas the last value of a repeated key wins
+    // (accumulate.rs), so the completion has `"t":2` once, as `json.loads` would read the chunk.
+    let chunk: &[u8] = br#"{"x":{"t":1,"t":2}}"#;
+    let spaced = [b" ".as_slice(), chunk].concat();
+    let expected = r#"{"object":"chat.completion","choices":[],"x":{"t":2}}"#;
+    assert_eq!(accumulate(&[chunk]).0, expected);
+    assert_eq!(accumulate(&[chunk, chunk]).0, expected);
+    assert_eq!(accumulate(&[chunk, &spaced]).0, expected);
+}
