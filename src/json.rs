@@ -36,6 +36,8 @@ pub enum JsonErrorKind {
     NumberOutOfRange,
     /// An integer of more than MAX_INT_DIGITS digits (how many it has).
     IntegerTooLong { digits: usize },
+    /// The thread's native stack would not take this many levels (`crate::stack`).
+    StackExhausted { depth: u32 },
     TooDeep,
     TrailingCharacters,
 }
@@ -63,6 +65,9 @@ impl fmt::Display for JsonErrorKind {
                 write!(f, "integer of {digits} digits, more than a Python int takes (sys.get_int_max_str_digits(), {MAX_INT_DIGITS} by default)")
             }
             JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
+            JsonErrorKind::StackExhausted { depth } => {
+                write!(f, "nesting of {depth} levels is too deep for this thread's native stack (give it a larger one)")
+            }
             JsonErrorKind::TrailingCharacters => write!(f, "trailing characters after the JSON value"),
         }
     }
@@ -606,6 +611,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Into a container, for `skip`: its loop takes no stack per level.
     fn enter(&mut self) -> Result<(), JsonError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -615,9 +621,29 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Into a container, for the pull methods: their consumers recurse once per level (the Python
+    /// builder takes ~0.75 KiB of native stack a level), so every STACK_CHECK_EVERY levels the thread's
+    /// remaining stack is checked (`crate::stack`): a document too deep for a small-stack thread fails
+    /// cleanly instead of overflowing it. Shallow documents (every chunk) never pay for the check.
+    #[inline(always)]
+    fn enter_recursive(&mut self) -> Result<(), JsonError> {
+        self.enter()?;
+        if self.depth % crate::stack::CHECK_EVERY == 0 && !crate::stack::enough() {
+            self.pos -= 1;
+            self.depth -= 1;
+            return Err(self.error(JsonErrorKind::StackExhausted { depth: self.depth + 1 }));
+        }
+        Ok(())
+    }
+
+    /// Levels of containers the scanner is inside.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
     /// Consumes `{` (after `peek` said Object). Then call `next_key` until it returns None.
     pub fn begin_object(&mut self) -> Result<(), JsonError> {
-        self.enter()
+        self.enter_recursive()
     }
 
     /// The next key of the object being read, with its colon consumed; None at the closing brace.
@@ -645,7 +671,7 @@ impl<'a> Scanner<'a> {
 
     /// Consumes `[` (after `peek` said Array). Then call `next_element` until it returns false.
     pub fn begin_array(&mut self) -> Result<(), JsonError> {
-        self.enter()
+        self.enter_recursive()
     }
 
     /// True when another element follows (its comma consumed); false at the closing bracket.

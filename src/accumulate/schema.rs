@@ -183,7 +183,10 @@ impl From<JsonError> for Refusal {
     fn from(error: JsonError) -> Self {
         match error.kind {
             // Valid JSON text that no Python value can hold: a type problem, the scan can go on.
-            JsonErrorKind::LoneSurrogate | JsonErrorKind::NumberOutOfRange | JsonErrorKind::IntegerTooLong { .. } => {
+            JsonErrorKind::LoneSurrogate
+            | JsonErrorKind::NumberOutOfRange
+            | JsonErrorKind::IntegerTooLong { .. }
+            | JsonErrorKind::StackExhausted { .. } => {
                 Refusal::Type(Box::new(Mismatch { offset: error.offset, path: String::new(), message: error.kind.to_string() }))
             }
             _ => Refusal::Syntax(error),
