@@ -2,8 +2,10 @@
 from collections.abc import Iterable
 from typing import Any, Literal, final
 
+from chatsse._errors import ChatSSEError
 from chatsse.types import ChatCompletion, ChatCompletionChunk, Usage
 
+__version__: str
 DEFAULT_MAX_EVENT_SIZE: int
 
 @final
@@ -105,3 +107,14 @@ class Accumulator:
     def done(self) -> bool: ...
     @property
     def chunks(self) -> int: ...
+
+def accumulate_bodies(
+    bodies: Iterable[bytes | bytearray | memoryview],
+    *,
+    format: Literal["auto", "sse", "jsonl"] = "auto",
+    max_event_size: int = ...,
+    as_json: bool = False,
+    workers: int | None = None,
+) -> list[tuple[ChatCompletion | bytes, bool, int, ChatSSEError | None]]:
+    """Per body: (completion or its JSON, finished, chunks merged, the error that stopped it or None);
+    merged on ``workers`` threads with the GIL released. See chatsse.accumulate_many."""
