@@ -53,56 +53,76 @@ impl Accumulator {
         })
     }
 
+    /// Takes the next piece of the raw body (any cutting). Raises UpstreamError for an error report
+    /// (after merging what that chunk carried), DecodeError for a bad payload; either is raised once
+    /// the rest of the piece is merged too, so that nothing after a bad chunk is lost. A piece of
+    /// 4 KiB or more is framed and merged with the GIL released.
     #[pyo3(name = "feed")]
     fn py_feed(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         exclusive(slf)?.feed(slf.py(), data)
     }
 
+    /// Feeds every piece `source` yields, as `feed` does each, with the loop in Rust: a Python loop
+    /// calling `feed` costs ~30 ns a call, which on 64-byte pieces is more than the work (README,
+    /// Benchmarks). Stops at the first piece whose feed raises, as that loop would.
     #[pyo3(name = "feed_all")]
     fn py_feed_all(slf: &Bound<'_, Self>, source: &Bound<'_, PyAny>) -> PyResult<()> {
         exclusive(slf)?.feed_all(slf.py(), source)
     }
 
+    /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
     #[pyo3(name = "add")]
     fn py_add(slf: &Bound<'_, Self>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
         exclusive(slf)?.add(slf.py(), chunk)
     }
 
+    /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
+    /// Raises TruncatedStreamError when the body ended inside a payload.
     #[pyo3(name = "close")]
     fn py_close(slf: &Bound<'_, Self>) -> PyResult<()> {
         exclusive(slf)?.close(slf.py())
     }
 
+    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
+    /// change it). Callable at any time.
     #[pyo3(name = "completion")]
     fn py_completion<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         shared(slf)?.completion(slf.py())
     }
 
+    /// The completion so far as compact JSON: the body of the non-streamed response.
     #[pyo3(name = "to_json")]
     fn py_to_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(shared(slf)?.to_json(slf.py()))
     }
 
+    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
+    /// that has arrived is completed (strings closed, open containers closed, a member still missing
+    /// its value left out) and decoded. None for a call with no parseable arguments yet.
     #[pyo3(name = "tool_call_arguments", signature = (choice = 0))]
     fn py_tool_call_arguments<'py>(slf: &Bound<'py, Self>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
         shared(slf)?.tool_call_arguments(slf.py(), choice)
     }
 
+    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
     #[getter(usage)]
     fn py_usage<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         shared(slf)?.usage(slf.py())
     }
 
+    /// True once `[DONE]` arrived or every choice has a finish reason.
     #[getter(finished)]
     fn py_finished(slf: &Bound<'_, Self>) -> PyResult<bool> {
         Ok(shared(slf)?.finished())
     }
 
+    /// True once `data: [DONE]` arrived.
     #[getter(done)]
     fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
         Ok(shared(slf)?.done())
     }
 
+    /// Chunks merged so far.
     #[getter(chunks)]
     fn py_chunks(slf: &Bound<'_, Self>) -> PyResult<u64> {
         Ok(shared(slf)?.chunks())
@@ -115,9 +135,6 @@ impl Accumulator {
 
 impl Accumulator {
 
-    /// Takes the next piece of the raw body (any cutting). Raises UpstreamError for an error report
-    /// (after merging what that chunk carried), DecodeError for a bad payload; either is raised once
-    /// the rest of the piece is merged too, so that nothing after a bad chunk is lost.
     fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = FeedInput::extract(data)?;
         let bytes = input.as_slice();
@@ -132,9 +149,6 @@ impl Accumulator {
         first_failure.map_or(Ok(()), |failure| Err(failure.into_error(py)))
     }
 
-    /// Feeds every piece `source` yields, as `feed` does each, with the loop in Rust: a Python loop
-    /// calling `feed` costs ~30 ns a call, which on 64-byte pieces is more than the work (README,
-    /// Benchmarks). Stops at the first piece whose feed raises, as that loop would.
     fn feed_all(&mut self, py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<()> {
         for piece in source.try_iter()? {
             self.feed(py, &piece?)?;
@@ -142,7 +156,6 @@ impl Accumulator {
         Ok(())
     }
 
-    /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
     fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = match FeedInput::extract_document(chunk) {
             Ok(input) => input,
@@ -158,8 +171,6 @@ impl Accumulator {
         add_payload(py, &mut self.merge, &StreamPayload::document(input.as_slice()))
     }
 
-    /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
-    /// Raises TruncatedStreamError when the body ended inside a payload.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         let merge = &mut self.merge;
         let mut cut_inside_payload = false;
@@ -175,22 +186,16 @@ impl Accumulator {
         truncation(py, &self.stream, self.cut_inside_payload, false)
     }
 
-    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
-    /// change it). Callable at any time.
     fn completion<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let json = self.json();
         let payload = Payload::document(json.as_bytes());
         self.builder.with(py, |builder| payload.decode_data(py, builder, Root::Completion))
     }
 
-    /// The completion so far as compact JSON: the body of the non-streamed response.
     fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.json().as_bytes())
     }
 
-    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
-    /// that has arrived is completed (strings closed, open containers closed, a member still missing
-    /// its value left out) and decoded. None for a call with no parseable arguments yet.
     fn tool_call_arguments<'py>(&self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
         self.builder.with(py, |builder| {
             let mut parsed = Vec::new();
@@ -205,23 +210,19 @@ impl Accumulator {
         })
     }
 
-    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
     fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(json) = self.merge.usage_json() else { return Ok(None) };
         self.builder.with(py, |builder| Payload::document(json.as_bytes()).decode_data(py, builder, Root::Usage)).map(Some)
     }
 
-    /// True once `[DONE]` arrived or every choice has a finish reason.
     fn finished(&self) -> bool {
         self.stream.done() || self.merge.all_finished()
     }
 
-    /// True once `data: [DONE]` arrived.
     fn done(&self) -> bool {
         self.stream.done()
     }
 
-    /// Chunks merged so far.
     fn chunks(&self) -> u64 {
         self.merge.chunks()
     }

@@ -3,6 +3,7 @@
 //! reconcile logged streams offline (`chatsse.accumulate_many` is its Python face).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::thread;
 
 use pyo3::exceptions::PyValueError;
@@ -22,7 +23,7 @@ use crate::payload_stream::{PayloadStream, StreamError};
 /// chunks, error)`: the completion (a ChatCompletion, or its JSON bytes with `as_json`), whether the
 /// body finished (`[DONE]` or every choice's finish reason), the chunks merged, and the ChatSSEError
 /// that stopped it (the completion is then what was merged before) or None. `workers` threads (by
-/// default one per core) share the bodies; the GIL is released meanwhile.
+/// default one per core) merge the bodies without the GIL while this thread makes the objects.
 #[pyfunction]
 #[pyo3(signature = (bodies, *, format = "auto", max_event_size = DEFAULT_MAX_EVENT_SIZE, as_json = false, workers = None))]
 pub fn accumulate_bodies<'py>(
@@ -41,27 +42,64 @@ pub fn accumulate_bodies<'py>(
     };
     let inputs = bodies.try_iter()?.map(|body| FeedInput::extract(&body?)).collect::<PyResult<Vec<_>>>()?;
     let slices: Vec<&[u8]> = inputs.iter().map(FeedInput::as_slice).collect();
-    let outcomes = py.detach(|| accumulate_all(&template, &slices, workers));
-    let schema = Schema::get(py)?;
-    let mut builder = Builder::for_stream(schema);
-    let results = PyList::empty(py);
-    for outcome in outcomes {
-        let completion = if as_json {
-            PyBytes::new(py, outcome.json.as_bytes()).into_any()
-        } else {
-            Payload::document(outcome.json.as_bytes()).decode_data(py, &mut builder, Root::Completion)?
-        };
-        let error = match outcome.failure {
-            None => None,
-            Some(BodyFailure::Frame(error)) => Some(stream_error(py, StreamError::Frame(error))),
-            Some(BodyFailure::Merge(failure)) => Some(failure.into_error(py)),
-            Some(BodyFailure::CutInsidePayload) => truncation(py, &outcome.stream, true, false).err(),
-        };
-        let error = error.map_or_else(|| py.None().into_bound(py), |error| error.into_value(py).into_bound(py).into_any());
-        let finished = outcome.stream.done() || outcome.finished;
-        results.append(PyTuple::new(py, [completion, finished.into_pyobject(py)?.to_owned().into_any(), outcome.chunks.into_pyobject(py)?.into_any(), error])?)?;
-    }
-    Ok(results)
+    let mut builder = Builder::for_stream(Schema::get(py)?);
+    let mut made: Vec<Option<Bound<'py, PyTuple>>> = (0..slices.len()).map(|_| None).collect();
+    // The workers merge, detached; this thread makes each merged body's objects as it arrives (with
+    // the GIL, which only it needs), and waits detached when none has. Making a ChatCompletion can
+    // cost as much as merging its body (logprobs: ~20 objects a token), so the two overlap.
+    let next = AtomicUsize::new(0);
+    thread::scope(|scope| -> PyResult<()> {
+        let (sender, mut merged) = mpsc::channel::<(usize, BodyOutcome)>();
+        let workers = workers.min(slices.len());
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (next, slices, template) = (&next, &slices, &template);
+            // Each takes the next body not yet taken (bodies differ in size).
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = slices.get(index) else { return };
+                if sender.send((index, accumulate_one(template.clone(), body))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(sender);
+        loop {
+            let (index, outcome) = match merged.try_recv() {
+                Ok(ready) => ready,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // `&mut`: a Receiver may not be shared, only lent to the detached wait.
+                    let waiting = &mut merged;
+                    match py.detach(move || waiting.recv()) {
+                        Ok(ready) => ready,
+                        Err(_) => return Ok(()),
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+            };
+            made[index] = Some(body_result(py, &mut builder, outcome, as_json)?);
+        }
+    })?;
+    // A worker that panicked left its body unmade; the panic itself is raised by the scope above.
+    PyList::new(py, made.into_iter().map(|result| result.expect("every body merged")))
+}
+
+/// The tuple `accumulate_bodies` gives for one body.
+fn body_result<'py>(py: Python<'py>, builder: &mut Builder<'_>, outcome: BodyOutcome, as_json: bool) -> PyResult<Bound<'py, PyTuple>> {
+    let completion = if as_json {
+        PyBytes::new(py, outcome.json.as_bytes()).into_any()
+    } else {
+        Payload::document(outcome.json.as_bytes()).decode_data(py, builder, Root::Completion)?
+    };
+    let error = match outcome.failure {
+        None => None,
+        Some(BodyFailure::Frame(error)) => Some(stream_error(py, StreamError::Frame(error))),
+        Some(BodyFailure::Merge(failure)) => Some(failure.into_error(py)),
+        Some(BodyFailure::CutInsidePayload) => truncation(py, &outcome.stream, true, false).err(),
+    };
+    let error = error.map_or_else(|| py.None().into_bound(py), |error| error.into_value(py).into_bound(py).into_any());
+    let finished = (outcome.stream.done() || outcome.finished).into_pyobject(py)?.to_owned().into_any();
+    PyTuple::new(py, [completion, finished, outcome.chunks.into_pyobject(py)?.into_any(), error])
 }
 
 /// What accumulating one body came to.
@@ -79,30 +117,6 @@ enum BodyFailure {
     Merge(MergeFailure),
     /// The body ended inside a payload (TruncatedStreamError).
     CutInsidePayload,
-}
-
-/// Every body, by `workers` threads taking the next body not yet taken (bodies differ in size).
-fn accumulate_all(template: &PayloadStream, bodies: &[&[u8]], workers: usize) -> Vec<BodyOutcome> {
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(body) = bodies.get(index) else { return done };
-            done.push((index, accumulate_one(template.clone(), body)));
-        }
-    };
-    let workers = workers.min(bodies.len()).max(1);
-    let mut finished: Vec<(usize, BodyOutcome)> = if workers == 1 {
-        work()
-    } else {
-        thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-            handles.into_iter().flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-        })
-    };
-    finished.sort_unstable_by_key(|(index, _)| *index);
-    finished.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
 /// One body, as `Accumulator.feed(body)` then `close()`: a failure of the feed stops it there.

@@ -235,26 +235,34 @@ impl ChunkDecoder {
         Ok(ChunkDecoder { stream, failed: None, builder: None, require_done })
     }
 
+    /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
+    /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
     #[pyo3(name = "feed")]
     fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         exclusive(slf)?.feed(slf.py(), data)
     }
 
+    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
+    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
+    /// `[DONE]` (unless `require_done=False`) or inside a payload.
     #[pyo3(name = "close")]
     fn py_close<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         exclusive(slf)?.close(slf.py())
     }
 
+    /// True once `data: [DONE]` arrived.
     #[getter(done)]
     fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
         Ok(shared(slf)?.done())
     }
 
+    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
     #[getter(format)]
     fn py_format(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
         Ok(shared(slf)?.format())
     }
 
+    /// Bytes fed so far.
     #[getter(offset)]
     fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
         Ok(shared(slf)?.offset())
@@ -267,8 +275,6 @@ impl ChunkDecoder {
 
 impl ChunkDecoder {
 
-    /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
-    /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let input = FeedInput::extract(data)?;
@@ -289,9 +295,6 @@ impl ChunkDecoder {
         }
     }
 
-    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
-    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
-    /// `[DONE]` (unless `require_done=False`) or inside a payload.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let chunks = PyList::empty(py);
@@ -312,17 +315,14 @@ impl ChunkDecoder {
         ending.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
     }
 
-    /// True once `data: [DONE]` arrived.
     fn done(&self) -> bool {
         self.stream.done()
     }
 
-    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
     fn format(&self) -> &'static str {
         self.stream.format().name()
     }
 
-    /// Bytes fed so far.
     fn offset(&self) -> u64 {
         self.stream.offset()
     }

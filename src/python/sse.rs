@@ -328,21 +328,26 @@ impl SSEDecoder {
         Ok(SSEDecoder { decoder: EventStreamDecoder::new(max_event_size), strings: StringCache::new(py) })
     }
 
+    /// Parses the next piece of the stream; returns the events it completed.
     #[pyo3(name = "feed")]
     fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         exclusive(slf)?.feed(slf.py(), data)
     }
 
+    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
+    /// inside an event). Later feeds raise DecoderClosedError.
     #[pyo3(name = "close")]
     fn py_close(slf: &Bound<'_, Self>) -> PyResult<bool> {
         Ok(exclusive(slf)?.close())
     }
 
+    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
     #[getter(last_event_id)]
     fn py_last_event_id<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         shared(slf)?.last_event_id(slf.py())
     }
 
+    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
     #[getter(retry)]
     fn py_retry(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         Ok(shared(slf)?.retry())
@@ -353,6 +358,7 @@ impl SSEDecoder {
         Ok(shared(slf)?.max_event_size())
     }
 
+    /// Bytes fed so far.
     #[getter(offset)]
     fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
         Ok(shared(slf)?.offset())
@@ -370,7 +376,6 @@ impl SSEDecoder {
 
 impl SSEDecoder {
 
-    /// Parses the next piece of the stream; returns the events it completed.
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let input = FeedInput::extract(data)?;
         let events = PyList::empty(py);
@@ -394,18 +399,14 @@ impl SSEDecoder {
         }
     }
 
-    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
-    /// inside an event). Later feeds raise DecoderClosedError.
     fn close(&mut self) -> bool {
         self.decoder.close()
     }
 
-    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
     fn last_event_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         decode_utf8(py, self.decoder.last_event_id())
     }
 
-    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
     fn retry(&self) -> Option<u64> {
         self.decoder.retry()
     }
@@ -414,7 +415,6 @@ impl SSEDecoder {
         self.decoder.max_event_size()
     }
 
-    /// Bytes fed so far.
     fn offset(&self) -> u64 {
         self.decoder.offset()
     }
