@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -342,3 +344,16 @@ def test_a_collector_switched_off_during_post_init_stays_off(monkeypatch: pytest
         assert not gc.isenabled()  # the program's choice, made while we decoded, is kept
     finally:
         gc.enable()
+
+
+# 6. The README's example (section Threads) runs and prints what it says.
+
+
+def test_the_readme_example(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parent.parent
+    section = (root / "README.md").read_text().split("\n## Threads\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    monkeypatch.chdir(root)
+    exec(compile(code, "README.md, Threads", "exec"), {})  # noqa: S102 -- the README's own example
+    content = "Server-sent events carry each chunk as a `data:` line; a blank line ends the event."
+    assert capsys.readouterr().out == f"stop 32\nfailed: TruncatedStreamError after {content!r}\nstop 32\n"
