@@ -30,7 +30,9 @@ class ServerSentEvent:
 
 @final
 class SSEDecoder:
-    """Incremental ``text/event-stream`` decoder following the WHATWG HTML rules."""
+    """Incremental ``text/event-stream`` decoder following the WHATWG HTML rules.
+
+    One call at a time: a call while another runs raises ConcurrentUseError."""
 
     def __init__(self, *, max_event_size: int = ...) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[ServerSentEvent]:
@@ -65,7 +67,9 @@ def decode_completion(data: bytes | str | bytearray | memoryview) -> ChatComplet
 
 @final
 class ChunkDecoder:
-    """Incremental decoder of a streamed response body into ChatCompletionChunks."""
+    """Incremental decoder of a streamed response body into ChatCompletionChunks.
+
+    One call at a time: a call while another runs raises ConcurrentUseError."""
 
     def __init__(
         self, *, format: Literal["auto", "sse", "jsonl"] = "auto", require_done: bool = True, max_event_size: int = ...
@@ -81,11 +85,15 @@ class ChunkDecoder:
 
 @final
 class Accumulator:
-    """Merges a streamed response into the completion the same request would have returned unstreamed."""
+    """Merges a streamed response into the completion the same request would have returned unstreamed.
+
+    One call that changes it at a time; its readers may run together. Any other overlap raises
+    ConcurrentUseError."""
 
     def __init__(self, *, format: Literal["auto", "sse", "jsonl"] = "auto", max_event_size: int = ...) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Take the next piece of the raw body; no Python object is made per chunk."""
+        """Take the next piece of the raw body; no Python object is made per chunk. A piece of 4 KiB or
+        more is framed and merged with the GIL released."""
     def feed_all(self, source: Iterable[bytes | bytearray | memoryview]) -> None:
         """Feed every piece of an iterable, looping in Rust; stops at the first piece that raises."""
     def add(self, chunk: ChatCompletionChunk | bytes | str | bytearray | memoryview) -> None:
