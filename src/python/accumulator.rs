@@ -23,8 +23,9 @@ use crate::partial_json;
 use crate::payload_stream::{Payload as StreamPayload, PayloadStream, StreamError};
 
 /// Pieces from this size on are framed and merged with the GIL released. Detaching and attaching
-/// again costs ~0.2 µs on a GIL build when no other thread waits, and a handoff to a waiting thread
-/// several µs: on 4 KiB (~12 chunks, ~2.5 µs of work) it pays (README, Threads, for the measurement).
+/// again cost 0.03-0.05 µs a piece on one thread, ~2% of the ~2 µs of work in 4 KiB of a long answer
+/// (`benches/threads.py`); smaller pieces, a chunk or two of a slow stream, keep the GIL rather than
+/// wake a waiting thread for less work than the wake-up.
 pub(crate) const DETACH_FROM: usize = 4096;
 
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
@@ -248,14 +249,15 @@ fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -
 }
 
 /// Merges one payload, in Rust only (callable detached): the failure, if any, as data.
-pub(crate) fn merge_payload(merge: &mut Merge, payload: &StreamPayload<'_>) -> Result<(), MergeFailure> {
+/// (Boxed: the result of every payload stays a pointer wide.)
+pub(crate) fn merge_payload(merge: &mut Merge, payload: &StreamPayload<'_>) -> Result<(), Box<MergeFailure>> {
     if payload.error_event {
-        return Err(MergeFailure::Upstream(OwnedPayload::of(payload)));
+        return Err(Box::new(MergeFailure::Upstream(OwnedPayload::of(payload))));
     }
     match merge.add(payload.bytes) {
-        Ok(outcome) if outcome.upstream_error => Err(MergeFailure::Upstream(OwnedPayload::of(payload))),
+        Ok(outcome) if outcome.upstream_error => Err(Box::new(MergeFailure::Upstream(OwnedPayload::of(payload)))),
         Ok(_) => Ok(()),
-        Err(error) => Err(MergeFailure::Invalid(OwnedPayload::of(payload), error)),
+        Err(error) => Err(Box::new(MergeFailure::Invalid(OwnedPayload::of(payload), error))),
     }
 }
 
@@ -265,7 +267,7 @@ pub(crate) fn frame_and_merge(
     stream: &mut PayloadStream,
     merge: &mut Merge,
     bytes: &[u8],
-) -> (Result<(), StreamError<Infallible>>, Option<MergeFailure>) {
+) -> (Result<(), StreamError<Infallible>>, Option<Box<MergeFailure>>) {
     let mut first_failure = None;
     let framed = stream.feed(bytes, |payload| {
         if let Err(failure) = merge_payload(merge, &payload) {
@@ -294,8 +296,8 @@ pub(crate) enum MergeFailure {
 
 impl MergeFailure {
     #[cold]
-    pub(crate) fn into_error(self, py: Python<'_>) -> PyErr {
-        match self {
+    pub(crate) fn into_error(self: Box<Self>, py: Python<'_>) -> PyErr {
+        match *self {
             MergeFailure::Upstream(payload) => Payload::from_stream(&payload.as_payload()).upstream_error(py),
             MergeFailure::Invalid(payload, error) => {
                 Payload::from_stream(&payload.as_payload()).error_at(py, error.offset, &error.path, &error.message)

@@ -114,7 +114,7 @@ struct BodyOutcome {
 
 enum BodyFailure {
     Frame(FrameError),
-    Merge(MergeFailure),
+    Merge(Box<MergeFailure>),
     /// The body ended inside a payload (TruncatedStreamError).
     CutInsidePayload,
 }
