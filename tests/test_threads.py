@@ -257,27 +257,27 @@ def test_functions_shared_by_many_threads() -> None:
 
 
 def test_other_threads_run_while_a_large_piece_is_fed() -> None:
-    """A second thread, spinning on the accumulator while the main thread feeds one 16 MB piece, finds it
-    in use: it ran during the feed. Holding the GIL through the feed, it could not have."""
-    payloads = answer_payloads(50_000, seed=9)
+    """A second thread, spinning on the accumulator while the main thread feeds one 47 MB piece (~50 ms
+    of work), finds it in use: it ran during the feed. Holding the GIL through the feed, it could not."""
+    payloads = answer_payloads(150_000, seed=9)
     body = sse_body(payloads)
     accumulator = Accumulator()
-    go = threading.Event()
+    spinning = threading.Event()
     feeding = True
     seen_in_use = 0
 
     def spin() -> None:
         nonlocal seen_in_use
-        go.wait()
         while feeding:
             try:
                 _ = accumulator.chunks
             except ConcurrentUseError:
                 seen_in_use += 1
+            spinning.set()
 
     spinner = threading.Thread(target=spin)
     spinner.start()
-    go.set()
+    spinning.wait()
     accumulator.feed(body)
     feeding = False
     spinner.join()
