@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::objects::{BuildError, BuildErrorKind, Builder, Root, Schema};
-use super::{frame_error, package_error, FeedInput};
+use super::{exclusive, frame_error, package_error, shared, FeedInput};
 use crate::event_stream::{FrameError, DEFAULT_MAX_EVENT_SIZE};
 use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
 
@@ -216,6 +216,9 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
 }
 
 /// Incremental decoder of a streamed Chat Completions response body into `ChatCompletionChunk`s.
+///
+/// Threads: one call at a time (each chunk is made a Python object as it is framed, so the GIL is
+/// never released); a call made while another is running raises ConcurrentUseError.
 #[pyclass(module = "chatsse._core", name = "ChunkDecoder")]
 pub struct ChunkDecoder {
     stream: PayloadStream,
@@ -237,6 +240,44 @@ impl ChunkDecoder {
 
     /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
     /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
+    #[pyo3(name = "feed")]
+    fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        exclusive(slf)?.feed(slf.py(), data)
+    }
+
+    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
+    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
+    /// `[DONE]` (unless `require_done=False`) or inside a payload.
+    #[pyo3(name = "close")]
+    fn py_close<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        exclusive(slf)?.close(slf.py())
+    }
+
+    /// True once `data: [DONE]` arrived.
+    #[getter(done)]
+    fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(shared(slf)?.done())
+    }
+
+    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
+    #[getter(format)]
+    fn py_format(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
+        Ok(shared(slf)?.format())
+    }
+
+    /// Bytes fed so far.
+    #[getter(offset)]
+    fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        Ok(shared(slf)?.offset())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(shared(slf)?.repr())
+    }
+}
+
+impl ChunkDecoder {
+
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let input = FeedInput::extract(data)?;
@@ -257,9 +298,6 @@ impl ChunkDecoder {
         }
     }
 
-    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
-    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
-    /// `[DONE]` (unless `require_done=False`) or inside a payload.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let chunks = PyList::empty(py);
@@ -280,25 +318,19 @@ impl ChunkDecoder {
         ending.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
     }
 
-    /// True once `data: [DONE]` arrived.
-    #[getter]
     fn done(&self) -> bool {
         self.stream.done()
     }
 
-    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
-    #[getter]
     fn format(&self) -> &'static str {
         self.stream.format().name()
     }
 
-    /// Bytes fed so far.
-    #[getter]
     fn offset(&self) -> u64 {
         self.stream.offset()
     }
 
-    fn __repr__(&self) -> String {
+    fn repr(&self) -> String {
         format!(
             "ChunkDecoder(format={:?}, offset={}, done={})",
             self.format(),
@@ -306,9 +338,7 @@ impl ChunkDecoder {
             if self.stream.done() { "True" } else { "False" }
         )
     }
-}
 
-impl ChunkDecoder {
     fn check_not_failed(&self, py: Python<'_>) -> PyResult<()> {
         match &self.failed {
             None => Ok(()),

@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, Borrowed};
 
-use super::{decode_utf8, frame_error, FeedInput};
+use super::{decode_utf8, exclusive, frame_error, shared, FeedInput};
 use crate::event_stream::{Event, EventStreamDecoder, DEFAULT_MAX_EVENT_SIZE};
 
 /// One server-sent event, as `SSEDecoder.feed` returns it: `ServerSentEvent` of `chatsse._core`.
@@ -315,12 +315,16 @@ impl StringCache {
 }
 
 /// Incremental `text/event-stream` decoder (WHATWG HTML rules).
+///
+/// Threads: one call at a time (every event is made a Python object while framing, so the GIL is
+/// never released); a call made while another is running raises ConcurrentUseError.
 #[pyclass(module = "chatsse._core", name = "SSEDecoder")]
 pub struct SSEDecoder {
     decoder: EventStreamDecoder,
     strings: StringCache,
 }
 
+/// The Python methods: each borrows the decoder and calls the method of the same name below.
 #[pymethods]
 impl SSEDecoder {
     #[new]
@@ -333,6 +337,53 @@ impl SSEDecoder {
     }
 
     /// Parses the next piece of the stream; returns the events it completed.
+    #[pyo3(name = "feed")]
+    fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        exclusive(slf)?.feed(slf.py(), data)
+    }
+
+    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
+    /// inside an event). Later feeds raise DecoderClosedError.
+    #[pyo3(name = "close")]
+    fn py_close(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(exclusive(slf)?.close())
+    }
+
+    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
+    #[getter(last_event_id)]
+    fn py_last_event_id<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        shared(slf)?.last_event_id(slf.py())
+    }
+
+    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
+    #[getter(retry)]
+    fn py_retry(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        Ok(shared(slf)?.retry())
+    }
+
+    #[getter(max_event_size)]
+    fn py_max_event_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        Ok(shared(slf)?.max_event_size())
+    }
+
+    /// Bytes fed so far.
+    #[getter(offset)]
+    fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        Ok(shared(slf)?.offset())
+    }
+
+    #[getter(closed)]
+    fn py_closed(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(shared(slf)?.closed())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(shared(slf)?.repr())
+    }
+}
+
+impl SSEDecoder {
+
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let input = FeedInput::extract(data)?;
         let events = PyList::empty(py);
@@ -356,41 +407,31 @@ impl SSEDecoder {
         }
     }
 
-    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
-    /// inside an event). Later feeds raise DecoderClosedError.
     fn close(&mut self) -> bool {
         self.decoder.close()
     }
 
-    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
-    #[getter]
     fn last_event_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         decode_utf8(py, self.decoder.last_event_id())
     }
 
-    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
-    #[getter]
     fn retry(&self) -> Option<u64> {
         self.decoder.retry()
     }
 
-    #[getter]
     fn max_event_size(&self) -> usize {
         self.decoder.max_event_size()
     }
 
-    /// Bytes fed so far.
-    #[getter]
     fn offset(&self) -> u64 {
         self.decoder.offset()
     }
 
-    #[getter]
     fn closed(&self) -> bool {
         self.decoder.is_closed()
     }
 
-    fn __repr__(&self) -> String {
+    fn repr(&self) -> String {
         format!(
             "SSEDecoder(max_event_size={}, offset={}, closed={})",
             self.decoder.max_event_size(),
