@@ -8,6 +8,7 @@
 //! raises ConcurrentUseError (`super::exclusive`, `super::shared`).
 
 use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use pyo3::exceptions::PyTypeError;
@@ -16,7 +17,7 @@ use pyo3::types::PyBytes;
 
 use super::chunks::{payload_stream, stream_error, truncation, Payload};
 use super::objects::{Builder, Root, Schema};
-use super::{exclusive, shared, FeedInput};
+use super::{changing, reading, shared, FeedInput, Poisonable};
 use crate::accumulate::{AccumulateError, Accumulator as Merge, ChunkOutcome};
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::partial_json;
@@ -39,6 +40,13 @@ pub struct Accumulator {
     cut_inside_payload: bool,
     /// `close` found a JSON-lines body ending at a line boundary: complete (it has no `[DONE]`).
     ended: bool,
+    poisoned: AtomicBool,
+}
+
+impl Poisonable for Accumulator {
+    fn poisoned(&self) -> &AtomicBool {
+        &self.poisoned
+    }
 }
 
 /// The Python methods: each borrows the object (`exclusive` to change it, `shared` to read it) and
@@ -54,6 +62,7 @@ impl Accumulator {
             builder: SharedBuilder::default(),
             cut_inside_payload: false,
             ended: false,
+            poisoned: AtomicBool::new(false),
         })
     }
 
@@ -63,7 +72,7 @@ impl Accumulator {
     /// 4 KiB or more is framed and merged with the GIL released.
     #[pyo3(name = "feed")]
     fn py_feed(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        exclusive(slf)?.feed(slf.py(), data)
+        changing(slf, |this| this.feed(slf.py(), data))
     }
 
     /// Feeds every piece `source` yields, as `feed` does each, with the loop in Rust: a Python loop
@@ -71,33 +80,33 @@ impl Accumulator {
     /// Benchmarks). Stops at the first piece whose feed raises, as that loop would.
     #[pyo3(name = "feed_all")]
     fn py_feed_all(slf: &Bound<'_, Self>, source: &Bound<'_, PyAny>) -> PyResult<()> {
-        exclusive(slf)?.feed_all(slf.py(), source)
+        changing(slf, |this| this.feed_all(slf.py(), source))
     }
 
     /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
     #[pyo3(name = "add")]
     fn py_add(slf: &Bound<'_, Self>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
-        exclusive(slf)?.add(slf.py(), chunk)
+        changing(slf, |this| this.add(slf.py(), chunk))
     }
 
     /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
     /// Raises TruncatedStreamError when the body ended inside a payload.
     #[pyo3(name = "close")]
     fn py_close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        exclusive(slf)?.close(slf.py())
+        changing(slf, |this| this.close(slf.py()))
     }
 
     /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
     /// change it). Callable at any time.
     #[pyo3(name = "completion")]
     fn py_completion<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        shared(slf)?.completion(slf.py())
+        reading(slf, |this| this.completion(slf.py()))
     }
 
     /// The completion so far as compact JSON: the body of the non-streamed response.
     #[pyo3(name = "to_json")]
     fn py_to_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(shared(slf)?.to_json(slf.py()))
+        reading(slf, |this| Ok(this.to_json(slf.py())))
     }
 
     /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
@@ -105,36 +114,36 @@ impl Accumulator {
     /// its value left out) and decoded. None for a call with no parseable arguments yet.
     #[pyo3(name = "tool_call_arguments", signature = (choice = 0))]
     fn py_tool_call_arguments<'py>(slf: &Bound<'py, Self>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
-        shared(slf)?.tool_call_arguments(slf.py(), choice)
+        reading(slf, |this| this.tool_call_arguments(slf.py(), choice))
     }
 
     /// The usage, as soon as a non-null one arrived (the last one wins), else None.
     #[getter(usage)]
     fn py_usage<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        shared(slf)?.usage(slf.py())
+        reading(slf, |this| this.usage(slf.py()))
     }
 
     /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
     /// ending at a line boundary.
     #[getter(finished)]
     fn py_finished(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        Ok(shared(slf)?.finished())
+        reading(slf, |this| Ok(this.finished()))
     }
 
     /// True once `data: [DONE]` arrived.
     #[getter(done)]
     fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        Ok(shared(slf)?.done())
+        reading(slf, |this| Ok(this.done()))
     }
 
     /// Chunks merged so far.
     #[getter(chunks)]
     fn py_chunks(slf: &Bound<'_, Self>) -> PyResult<u64> {
-        Ok(shared(slf)?.chunks())
+        reading(slf, |this| Ok(this.chunks()))
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        Ok(shared(slf)?.repr())
+        Ok(shared(slf)?.repr()) // a poisoned object still shows itself
     }
 }
 
@@ -265,6 +274,7 @@ fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -
 /// Merges one payload, in Rust only (callable detached): the failure, if any, as data.
 /// (Boxed: the result of every payload stays a pointer wide.)
 pub(crate) fn merge_payload(merge: &mut Merge, payload: &StreamPayload<'_>) -> Result<(), Box<MergeFailure>> {
+    super::injected_panic(payload.bytes);
     let added = if payload.error_event { merge.add_error_report(payload.bytes) } else { merge.add(payload.bytes) };
     match added {
         Ok(outcome) if outcome.upstream_error => Err(Box::new(MergeFailure::Upstream(OwnedPayload::of(payload)))),

@@ -16,6 +16,8 @@ mod chunks;
 mod objects;
 mod sse;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::buffer::PyBuffer;
 use pyo3::pyclass::boolean_struct::False;
 use pyo3::PyClass;
@@ -174,6 +176,72 @@ fn concurrent_use(object: &Bound<'_, PyAny>) -> PyErr {
          that made this call); a {class} takes one call at a time: give each thread its own, or hold a lock around its use"
     );
     package_error(object.py(), "ConcurrentUseError", message, &[])
+}
+
+/// A pyclass whose Rust call panicked is poisoned: its state may be half-changed, so every later call
+/// raises (`changing`, `reading`) rather than reuse it.
+pub(crate) trait Poisonable {
+    fn poisoned(&self) -> &AtomicBool;
+}
+
+/// A call that changes `object`, borrowed exclusively (see `exclusive`). A panic inside it, which is
+/// a bug of chatsse's, poisons the object and becomes a ChatSSEError naming it.
+pub(crate) fn changing<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R>
+where
+    T: PyClass<Frozen = False> + Poisonable,
+{
+    let mut this = exclusive(object)?;
+    refuse_poisoned(&*this, object.as_any())?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut this))) {
+        Ok(result) => result,
+        Err(panic) => {
+            this.poisoned().store(true, Ordering::Relaxed);
+            Err(panicked(object.as_any(), &panic))
+        }
+    }
+}
+
+/// A call that only reads `object`, borrowed shared (see `shared`); a panic poisons it as in `changing`.
+pub(crate) fn reading<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&T) -> PyResult<R>) -> PyResult<R>
+where
+    T: PyClass + Poisonable,
+{
+    let this = shared(object)?;
+    refuse_poisoned(&*this, object.as_any())?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&this))) {
+        Ok(result) => result,
+        Err(panic) => {
+            this.poisoned().store(true, Ordering::Relaxed);
+            Err(panicked(object.as_any(), &panic))
+        }
+    }
+}
+
+fn refuse_poisoned(this: &impl Poisonable, object: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !this.poisoned().load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let message = format!("this {class} failed inside chatsse (a panic, reported when it happened) and is unusable; make a new {class}");
+    Err(package_error(object.py(), "ChatSSEError", message, &[]))
+}
+
+#[cold]
+fn panicked(object: &Bound<'_, PyAny>, panic: &Box<dyn std::any::Any + Send>) -> PyErr {
+    let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let what = panic.downcast_ref::<&str>().map(|text| (*text).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+    let message = format!("internal error in {class} (a panic: {what}); this {class} is unusable from now on, and this is a bug to report");
+    package_error(object.py(), "ChatSSEError", message, &[])
+}
+
+/// The test-only fault of the `panic-hook` feature (never in a release build): a payload or event whose
+/// data is `chatsse:panic` panics where it is handled, so that the tests can show what a panic leaves.
+#[inline(always)]
+pub(crate) fn injected_panic(_data: &[u8]) {
+    #[cfg(feature = "panic-hook")]
+    if _data == b"chatsse:panic" {
+        panic!("injected by the panic-hook feature");
+    }
 }
 
 /// The object, borrowed for a call that changes it; ConcurrentUseError while any other call holds it.

@@ -88,9 +88,28 @@ pub(crate) enum Root {
 
 static SCHEMA: PyOnceLock<Schema> = PyOnceLock::new();
 
+thread_local! {
+    /// This thread is running `Schema::load`: a decode reached from the Python code it runs (a hook
+    /// on `msgspec.inspect`, an import side effect) would wait for itself on the once-lock.
+    static LOADING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Schema {
     pub(crate) fn get(py: Python<'_>) -> PyResult<&'static Schema> {
-        SCHEMA.get_or_try_init(py, || Schema::load(py))
+        if let Some(schema) = SCHEMA.get(py) {
+            return Ok(schema);
+        }
+        if LOADING.with(|loading| loading.get()) {
+            let message = "chatsse was called while it loads its types (from Python code that loading runs: an import \
+                           side effect or a hook on msgspec.inspect); call it after that code returns";
+            return Err(super::package_error(py, "ChatSSEError", message.to_owned(), &[]));
+        }
+        SCHEMA.get_or_try_init(py, || {
+            LOADING.with(|loading| loading.set(true));
+            let loaded = Schema::load(py);
+            LOADING.with(|loading| loading.set(false));
+            loaded
+        })
     }
 
     fn load(py: Python<'_>) -> PyResult<Schema> {
