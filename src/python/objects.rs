@@ -105,10 +105,16 @@ impl Schema {
             return Err(super::package_error(py, "ChatSSEError", message.to_owned(), &[]));
         }
         SCHEMA.get_or_try_init(py, || {
+            /// Clears LOADING however `load` ends.
+            struct Loading;
+            impl Drop for Loading {
+                fn drop(&mut self) {
+                    LOADING.with(|loading| loading.set(false));
+                }
+            }
             LOADING.with(|loading| loading.set(true));
-            let loaded = Schema::load(py);
-            LOADING.with(|loading| loading.set(false));
-            loaded
+            let _loading = Loading;
+            Schema::load(py)
         })
     }
 
