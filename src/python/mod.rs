@@ -162,6 +162,8 @@ mod _core {
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         // Made with the C API, not a pyclass (see `sse::EventObject`).
-        module.add("ServerSentEvent", super::sse::event_type(module.py())?)
+        module.add("ServerSentEvent", super::sse::event_type(module.py())?)?;
+        // chatsse.httpx_sse re-exports it under httpx-sse's name.
+        module.add("_HttpxSSEServerSentEvent", super::sse::flavored_type(module.py(), super::sse::Flavor::HttpxSse)?)
     }
 }
