@@ -151,6 +151,18 @@ impl Accumulator {
         self.stream.done()
     }
 
+    /// The stream offset just past the last complete event (its blank line; JSON lines: its line
+    /// ending): `body[:complete_offset]` holds only whole events, what follows an unfinished one.
+    #[getter]
+    fn complete_offset(&self) -> u64 {
+        self.stream.complete_offset()
+    }
+
+    /// The usage as compact JSON, every provider member kept (OpenRouter's `cost`, ...), or None.
+    fn usage_json<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.merge.usage_json().map(|json| PyBytes::new(py, json.as_bytes()))
+    }
+
     /// Chunks merged so far.
     #[getter]
     fn chunks(&self) -> u64 {
