@@ -25,7 +25,9 @@ from chatsse._errors import (
     TruncatedStreamError,
     UpstreamError,
 )
+from chatsse._proxy import StreamRequest, error_body, error_event, error_status, stream_request
 from chatsse._sse import aiter_events, iter_events
+from chatsse._tap import TapResult, TapStatus, atap, tap
 from chatsse.types import *  # noqa: F403 -- the types are part of the top-level API
 
 __all__ = [
@@ -39,19 +41,28 @@ __all__ = [
     "IncompleteStreamWarning",
     "SSEDecoder",
     "ServerSentEvent",
+    "StreamRequest",
+    "TapResult",
+    "TapStatus",
     "TruncatedStreamError",
     "UpstreamError",
     "aaccumulate",
     "accumulate",
     "aiter_chunks",
     "aiter_events",
+    "atap",
     "decode",
     "decode_chunk",
     "decode_completion",
     "encode",
+    "error_body",
+    "error_event",
+    "error_status",
     "iter_chunks",
     "iter_events",
     "parse_partial_json",
+    "stream_request",
+    "tap",
     "types",
     *types.__all__,
 ]

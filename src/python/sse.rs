@@ -258,7 +258,6 @@ unsafe extern "C" fn event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::P
 /// default, and an empty event type is "message" (as httpx-sse does).
 unsafe extern "C" fn httpx_sse_event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::PyObject, kwargs: *mut ffi::PyObject) -> *mut ffi::PyObject {
     slot_body(|py| {
-        let not_none = |value: Option<Bound<'_, PyAny>>| value.filter(|value| !value.is_none());
         let [event, data, id, retry] = event_arguments(py, args, kwargs, &HTTPX_SSE_FIELDS)?;
         let data = str_argument(py, not_none(data), "data", "")?;
         let event = str_argument(py, not_none(event), "event", "message")?;
@@ -267,6 +266,11 @@ unsafe extern "C" fn httpx_sse_event_new(_class: *mut ffi::PyTypeObject, args: *
         let retry = not_none(retry).map(|value| value.extract::<u64>()).transpose()?;
         Ok(new_event(py, Flavor::HttpxSse, event.unbind(), data, id.unbind(), retry)?.into_ptr())
     })
+}
+
+/// An argument given as None counts as not given (httpx-sse's constructor).
+fn not_none(value: Option<Bound<'_, PyAny>>) -> Option<Bound<'_, PyAny>> {
+    value.filter(|value| !value.is_none())
 }
 
 /// A str argument of the constructor, or its default when not given.

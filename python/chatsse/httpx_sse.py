@@ -1,0 +1,90 @@
+"""A drop-in for httpx-sse 0.4.3 on chatsse's framer: ``from chatsse.httpx_sse import connect_sse``.
+
+The API is httpx-sse's: ``connect_sse``/``aconnect_sse`` (they send ``Accept: text/event-stream`` and
+``Cache-Control: no-store``), ``EventSource`` (``iter_sse``, ``aiter_sse``, ``response``, the same
+Content-Type check), ``ServerSentEvent`` (httpx-sse's constructor, repr and ``json()``) and ``SSEError``
+(an ``httpx.TransportError``). The parsing is chatsse's ``SSEDecoder``, which follows the WHATWG rules
+where httpx-sse departs from them (the README lists the differences). Needs httpx, imported only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from chatsse._core import SSEDecoder
+
+if TYPE_CHECKING:
+    from chatsse._core import _HttpxSSEServerSentEvent as ServerSentEvent
+else:
+    from chatsse._core import _HttpxSSEServerSentEvent
+
+    ServerSentEvent = _HttpxSSEServerSentEvent
+
+__all__ = ["EventSource", "SSEError", "ServerSentEvent", "aconnect_sse", "connect_sse"]
+
+
+class SSEError(httpx.TransportError):
+    """The response is not an event stream (its Content-Type lacks ``text/event-stream``)."""
+
+
+class EventSource:
+    """The events of one streamed ``httpx.Response``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def response(self) -> httpx.Response:
+        return self._response
+
+    def _check_content_type(self) -> None:
+        # httpx-sse's check, message included: the media type (parameters dropped) must contain it.
+        content_type = self._response.headers.get("content-type", "").partition(";")[0]
+        if "text/event-stream" not in content_type:
+            raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {content_type!r}")
+
+    def iter_sse(self) -> Iterator[ServerSentEvent]:
+        """The events of the body as they arrive. An event that no blank line ended is dropped."""
+        self._check_content_type()
+        decoder = SSEDecoder._for_httpx_sse()
+        feed = decoder.feed
+        for piece in self._response.iter_bytes():
+            yield from feed(piece)
+        decoder.close()
+
+    async def aiter_sse(self) -> AsyncIterator[ServerSentEvent]:
+        """The async twin of ``iter_sse``."""
+        self._check_content_type()
+        decoder = SSEDecoder._for_httpx_sse()
+        feed = decoder.feed
+        async for piece in self._response.aiter_bytes():
+            for event in feed(piece):
+                yield event
+        decoder.close()
+
+
+def _sse_headers(kwargs: dict[str, Any]) -> httpx.Headers:
+    headers = httpx.Headers(kwargs.pop("headers", None))
+    headers["Accept"] = "text/event-stream"
+    headers["Cache-Control"] = "no-store"
+    return headers
+
+
+@contextmanager
+def connect_sse(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Iterator[EventSource]:
+    """``client.stream(method, url, ...)`` asking for an event stream, as an EventSource."""
+    headers = _sse_headers(kwargs)
+    with client.stream(method, url, headers=headers, **kwargs) as response:
+        yield EventSource(response)
+
+
+@asynccontextmanager
+async def aconnect_sse(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> AsyncIterator[EventSource]:
+    """The async twin of ``connect_sse``."""
+    headers = _sse_headers(kwargs)
+    async with client.stream(method, url, headers=headers, **kwargs) as response:
+        yield EventSource(response)
