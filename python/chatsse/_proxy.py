@@ -5,11 +5,24 @@ body, or an SSE error frame when the client is mid-stream)."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, NamedTuple
 
 from chatsse._errors import TruncatedStreamError, UpstreamError
+from chatsse._sse import Piece
+from chatsse._tap import OnDone, TapResult, atap
 
-__all__ = ["StreamRequest", "error_body", "error_event", "error_status", "stream_request"]
+__all__ = [
+    "StreamRequest",
+    "acomplete",
+    "aforward",
+    "drop_usage_chunks",
+    "error_body",
+    "error_event",
+    "error_status",
+    "stream_request",
+]
 
 
 class StreamRequest(NamedTuple):
@@ -90,3 +103,99 @@ def _error_object(error: BaseException) -> dict[str, Any]:
     else:
         message = f"the upstream failed: {type(error).__name__}: {error}" if str(error) else f"the upstream failed: {type(error).__name__}"
     return {"message": message, "type": "upstream_error", "param": None, "code": None}
+
+
+async def aforward(
+    content: AsyncIterable[Piece],
+    *,
+    on_done: OnDone,
+    error_frame: bool = True,
+    include_usage: bool = True,
+) -> AsyncIterator[bytes]:
+    """The forwarding loop of a streaming proxy: what to send a streaming client, never raising.
+
+    The upstream body goes through ``atap`` (``on_done`` runs once). With ``error_frame`` (the
+    default) the tap forwards whole events only, and when the upstream fails (its iterator raises)
+    or ends inside an event or before the response finished, an ``event: error`` frame
+    (``error_event``) ends the client's stream cleanly instead of a broken connection. A provider's
+    own error frame is forwarded as it came. With ``include_usage=False`` the usage-only chunk is
+    left out (``drop_usage_chunks``): for a client that did not ask for it, when the proxy did.
+    Closing this iterator (a client gone) closes the tap, which closes ``content``.
+    """
+    outcome: list[TapResult] = []
+
+    def record(result: TapResult) -> object:
+        outcome.append(result)
+        return on_done(result)
+
+    tapped = atap(content, on_done=record, aligned=error_frame)
+    try:
+        async for piece in tapped:
+            yield piece if include_usage else drop_usage_chunks(piece)
+    except Exception as error:  # the upstream's own failure: on_done has run, the client is owed a frame
+        if error_frame:
+            yield error_event(error)
+        return
+    finally:
+        await tapped.aclose()
+    if error_frame and outcome and outcome[0].status == "truncated" and outcome[0].error is not None:
+        yield error_event(outcome[0].error)
+
+
+async def acomplete(content: AsyncIterable[Piece], *, on_done: OnDone) -> tuple[int, bytes]:
+    """For a client that did not ask to stream, from a streamed upstream: reads the whole body
+    through ``atap`` and returns the HTTP status and body to answer with: ``(200, result.body)``
+    when the response completed, else ``error_status`` and ``error_body`` of what went wrong
+    (a provider's error, a truncated body, the upstream's exception)."""
+    outcome: list[TapResult] = []
+
+    def record(result: TapResult) -> object:
+        outcome.append(result)
+        return on_done(result)
+
+    try:
+        async for _ in atap(content, on_done=record):
+            pass
+    except Exception as error:
+        return error_status(error), error_body(error)
+    result = outcome[0]
+    if result.status == "complete" or result.error is None:
+        return 200, result.body
+    return error_status(result.error), error_body(result.error)
+
+
+# One SSE line with its line ending (CRLF tried before a lone CR, as the spec reads them).
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def drop_usage_chunks(events: bytes) -> bytes:
+    """``events`` (whole events, as ``atap(..., aligned=True)`` yields them) without the chunks that
+    carry only usage (``"choices": []`` and a usage), the chunk ``stream_options.include_usage``
+    adds. Every other byte is kept as it came. Pieces without such a chunk cost one substring search."""
+    if b'"choices":[]' not in events and b'"choices": []' not in events:
+        return events
+    kept: list[bytes] = []
+    block: list[bytes] = []
+    for match in _LINE.finditer(events):
+        line = match.group()
+        block.append(line)
+        if line in (b"\n", b"\r\n", b"\r"):
+            if not _is_usage_only(block):
+                kept.extend(block)
+            block = []
+    kept.extend(block)
+    return b"".join(kept)
+
+
+def _is_usage_only(block: list[bytes]) -> bool:
+    data = [line.rstrip(b"\r\n") for line in block if line.startswith(b"data:")]
+    if not data:
+        return False
+    payload = b"\n".join(value[6:] if value.startswith(b"data: ") else value[5:] for value in data)
+    if b'"usage"' not in payload:
+        return False
+    try:
+        chunk = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))

@@ -44,7 +44,8 @@ class TapResult:
     - ``"upstream_failed"``: reading the upstream raised (``error`` is that exception, which the tap
       re-raised to its caller after ``on_done``).
     - ``"client_disconnected"``: the consumer stopped early or closed the tap (or its task was
-      cancelled); ``error`` is a provider's error that came before, if any.
+      cancelled) before ``[DONE]`` arrived; ``error`` is a provider's error that came before, if any.
+      A consumer that stops after ``[DONE]`` (the official SDK hangs up there) leaves it ``"complete"``.
 
     ``usage``, ``usage_json``, ``completion`` and ``body`` are made on first access (each is a cost only
     when read), from what arrived before the end.
@@ -165,6 +166,9 @@ class _Reader:
     def interrupted(self, interruption: BaseException) -> TapResult:
         """The result when the stream stopped before its end: the consumer left, or the source raised."""
         if isinstance(interruption, (GeneratorExit, asyncio.CancelledError)):
+            if self.accumulator.done and self.error is None:
+                # [DONE] had arrived: the response is whole (the official SDK hangs up right there).
+                return self.result("complete", None)
             return self.result("client_disconnected", self.error)
         return self.result("upstream_failed", interruption)
 
@@ -268,17 +272,17 @@ async def _areport(on_done: OnDone, result: TapResult, interruption: BaseExcepti
     outcome = _report(on_done, result)
     if not inspect.isawaitable(outcome):
         return
-    if interruption is None or isinstance(interruption, GeneratorExit):
-        try:
-            await outcome
-        except Exception:
-            _logger.exception("chatsse: on_done raised for a stream that ended %s", result.status)
+    if interruption is None:
+        await _logged(outcome, result.status)
         return
-    # Cancelled: awaiting here could be cancelled again (anyio cancels every await in a cancelled
-    # scope), so the callback runs in a task of its own, which the cancellation does not reach.
+    # Interrupted: the task may be in a cancelled scope, where any await can be cancelled again
+    # (anyio cancels every await in a cancelled scope), so the callback runs in a task of its own.
+    # On a plain close (GeneratorExit) it is awaited, shielded; after a cancellation it runs on.
     task = asyncio.ensure_future(_logged(outcome, result.status))
     _pending_callbacks.add(task)
     task.add_done_callback(_pending_callbacks.discard)
+    if isinstance(interruption, GeneratorExit):
+        await asyncio.shield(task)
 
 
 async def _logged(outcome: Awaitable[None], status: str) -> None:
