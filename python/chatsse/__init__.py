@@ -25,7 +25,16 @@ from chatsse._errors import (
     TruncatedStreamError,
     UpstreamError,
 )
-from chatsse._proxy import StreamRequest, error_body, error_event, error_status, stream_request
+from chatsse._proxy import (
+    StreamRequest,
+    acomplete,
+    aforward,
+    drop_usage_chunks,
+    error_body,
+    error_event,
+    error_status,
+    stream_request,
+)
 from chatsse._sse import aiter_events, iter_events
 from chatsse._tap import TapResult, TapStatus, atap, tap
 from chatsse.types import *  # noqa: F403 -- the types are part of the top-level API
@@ -48,12 +57,15 @@ __all__ = [
     "UpstreamError",
     "aaccumulate",
     "accumulate",
+    "acomplete",
+    "aforward",
     "aiter_chunks",
     "aiter_events",
     "atap",
     "decode",
     "decode_chunk",
     "decode_completion",
+    "drop_usage_chunks",
     "encode",
     "error_body",
     "error_event",

@@ -272,12 +272,12 @@ async def _areport(on_done: OnDone, result: TapResult, interruption: BaseExcepti
     outcome = _report(on_done, result)
     if not inspect.isawaitable(outcome):
         return
-    if interruption is None:
+    if not isinstance(interruption, (GeneratorExit, asyncio.CancelledError)):
         await _logged(outcome, result.status)
         return
-    # Interrupted: the task may be in a cancelled scope, where any await can be cancelled again
-    # (anyio cancels every await in a cancelled scope), so the callback runs in a task of its own.
-    # On a plain close (GeneratorExit) it is awaited, shielded; after a cancellation it runs on.
+    # The consumer left: the task may be in a cancelled scope, where any await can be cancelled
+    # again (anyio cancels every await in a cancelled scope), so the callback runs in a task of its
+    # own. On a plain close (GeneratorExit) it is awaited, shielded; after a cancellation it runs on.
     task = asyncio.ensure_future(_logged(outcome, result.status))
     _pending_callbacks.add(task)
     task.add_done_callback(_pending_callbacks.discard)
