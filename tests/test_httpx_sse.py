@@ -210,3 +210,47 @@ def test_the_stream_is_utf8_whatever_the_charset_says() -> None:
     content_type = "text/event-stream; charset=latin-1"
     assert ours(body, content_type) == [("message", "café", "", None)]
     assert theirs(body, content_type) == [("message", "cafÃ©", "", None)]
+
+
+# --- reading the response as httpx does -------------------------------------------------------------
+
+
+def test_a_gzip_body_is_decoded() -> None:
+    import gzip
+
+    body = gzip.compress(b"data: a\n\ndata: b\n\n")
+    made = httpx.Response(200, headers={"content-type": "text/event-stream", "content-encoding": "gzip"}, stream=Body([body[:9], body[9:]]))
+    assert [e.data for e in EventSource(made).iter_sse()] == ["a", "b"]
+
+
+def test_a_body_already_read_is_served_and_the_stream_is_closed_after() -> None:
+    made = response([b"data: a\n", b"\n"])
+    made.read()
+    assert [e.data for e in EventSource(made).iter_sse()] == ["a"]
+    fresh = response([b"data: a\n", b"\n"])
+    assert [e.data for e in EventSource(fresh).iter_sse()] == ["a"]
+    assert fresh.is_stream_consumed and fresh.is_closed
+    with pytest.raises(httpx.StreamConsumed):
+        list(EventSource(fresh).iter_sse())
+
+
+def test_a_transport_error_names_its_request() -> None:
+    class Failing(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"data: a\n\n"
+            raise httpx.ReadError("reset")
+
+    request = httpx.Request("GET", "http://test/sse")
+    made = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Failing(), request=request)
+    seen = []
+    with pytest.raises(httpx.ReadError) as raised:
+        for event in EventSource(made).iter_sse():
+            seen.append(event.data)
+    assert seen == ["a"]
+    assert raised.value.request is request
+
+
+def test_iter_sse_checks_the_content_type_lazily() -> None:
+    events = EventSource(response([b"data: a\n\n"], "text/html")).iter_sse()
+    with pytest.raises(SSEError):
+        next(events)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -48,23 +49,70 @@ class EventSource:
             raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {content_type!r}")
 
     def iter_sse(self) -> Iterator[ServerSentEvent]:
-        """The events of the body as they arrive. An event that no blank line ended is dropped."""
-        self._check_content_type()
+        """The events of the body as they arrive. An event that no blank line ended is dropped.
+        The Content-Type is checked when iteration starts, as httpx-sse does."""
+        # The pieces go to the framer and its events to the caller through C iterators: no Python
+        # frame per event, one per piece (README: chatsse.httpx_sse, cost).
         decoder = SSEDecoder._for_httpx_sse()
-        feed = decoder.feed
-        for piece in self._response.iter_bytes():
-            yield from feed(piece)
-        decoder.close()
+        return chain.from_iterable(map(decoder.feed, self._pieces()))
 
     async def aiter_sse(self) -> AsyncIterator[ServerSentEvent]:
         """The async twin of ``iter_sse``."""
         self._check_content_type()
-        decoder = SSEDecoder._for_httpx_sse()
-        feed = decoder.feed
-        async for piece in self._response.aiter_bytes():
+        feed = SSEDecoder._for_httpx_sse().feed
+        async for piece in self._apieces():
             for event in feed(piece):
                 yield event
-        decoder.close()
+
+    def _pieces(self) -> Iterator[bytes]:
+        self._check_content_type()
+        response = self._response
+        stream = response.stream
+        if not _raw_is_body(response) or not isinstance(stream, httpx.SyncByteStream):
+            yield from response.iter_bytes()
+            return
+        # What Response.iter_raw does, less its chunker and a generator layer per piece (the body
+        # is not content-encoded, so the raw pieces are the body).
+        response.is_stream_consumed = True
+        try:
+            for piece in stream:
+                yield piece
+        except httpx.RequestError as error:
+            _name_request(error, response)
+            raise
+        response.close()
+
+    async def _apieces(self) -> AsyncIterator[bytes]:
+        response = self._response
+        stream = response.stream
+        if not _raw_is_body(response) or not isinstance(stream, httpx.AsyncByteStream):
+            async for piece in response.aiter_bytes():
+                yield piece
+            return
+        response.is_stream_consumed = True
+        try:
+            async for piece in stream:
+                yield piece
+        except httpx.RequestError as error:
+            _name_request(error, response)
+            raise
+        await response.aclose()
+
+
+def _raw_is_body(response: httpx.Response) -> bool:
+    """The stream is unread and not content-encoded: its raw pieces are the body as it is. (Else
+    ``iter_bytes`` decodes it, or serves a body already read, or raises as httpx does.)"""
+    if response.is_stream_consumed or response.is_closed:
+        return False
+    return response.headers.get("content-encoding", "identity").strip().lower() in ("identity", "")
+
+
+def _name_request(error: httpx.RequestError, response: httpx.Response) -> None:
+    """As httpx's own iteration does: a transport error raised while reading names its request."""
+    try:
+        error.request  # noqa: B018 -- raises RuntimeError when not set
+    except RuntimeError:
+        error.request = response.request
 
 
 def _sse_headers(kwargs: dict[str, Any]) -> httpx.Headers:
