@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import IO, Any
 
 import httpx
@@ -69,7 +69,7 @@ def create_app(upstream: str, api_key: str | None, log: RequestLog) -> Starlette
     counter = 0
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
         nonlocal client
         async with httpx.AsyncClient(base_url=upstream.rstrip("/") + "/", timeout=httpx.Timeout(60.0, connect=10.0)) as opened:
             client = opened
@@ -83,8 +83,8 @@ def create_app(upstream: str, api_key: str | None, log: RequestLog) -> Starlette
         try:
             asked = chatsse.stream_request(await request.body())
         except ValueError as error:
-            body = json.dumps({"error": {"message": str(error), "type": "invalid_request_error", "param": None, "code": None}})
-            return Response(body, status_code=400, media_type="application/json")
+            refusal = {"error": {"message": str(error), "type": "invalid_request_error", "param": None, "code": None}}
+            return Response(json.dumps(refusal), status_code=400, media_type="application/json")
         headers = {"content-type": "application/json", "accept": "text/event-stream"}
         authorization = f"Bearer {api_key}" if api_key else request.headers.get("authorization")
         if authorization:
@@ -129,7 +129,7 @@ def _json_or_text(body: bytes) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="An OpenAI-compatible proxy that bills every request.")
     parser.add_argument("--upstream", default=os.environ.get("CHATSSE_UPSTREAM"), help="base URL, e.g. https://api.openai.com/v1")
     parser.add_argument("--api-key", default=os.environ.get("CHATSSE_UPSTREAM_KEY"), help="sent upstream; else the client's Authorization")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")

@@ -130,10 +130,36 @@ def test_bad_payload_is_an_upstream_error_and_merging_goes_on() -> None:
 
 
 def test_a_provider_error_wins_over_a_bad_payload_before_it() -> None:
-    # (Within one piece, feed raises the first error of the piece only.)
+    # Aligned, each piece is read as it passes. Unaligned, pieces are read in batches, and a feed
+    # raises the first error of its input: the bad payload is what is kept, the status the same.
     body = [sse(b"{bad", done=False), b'event: error\ndata: {"error": {"message": "x"}}\n\n']
-    _, (result,) = run_tap(body)
+    _, (result,) = run_tap(body, aligned=True)
     assert isinstance(result.error, UpstreamError)
+    _, (result,) = run_tap(body)
+    assert result.status == "upstream_error" and isinstance(result.error, chatsse.DecodeError)
+
+
+def test_unaligned_pieces_are_read_in_bounded_batches() -> None:
+    big = sse(*[chunk("x" * 1000) for _ in range(200)], chunk("", "stop"))
+    results: list[TapResult] = []
+    tapped = chatsse.tap(pieces(big, 1000), on_done=results.append)
+    for _ in range(70):
+        next(tapped)
+    # 70 kB passed: the first 64 KiB batch has been read, the rest is held.
+    tapped.close()
+    (result,) = results
+    assert result.status == "client_disconnected"
+    assert result.bytes == 70_000
+    assert json.loads(result.body)["choices"][0]["message"]["content"] == "x" * 1000 * (result.chunks)
+
+
+def test_a_reused_buffer_is_held_as_a_copy() -> None:
+    buffer = bytearray(BODY)
+    results: list[TapResult] = []
+    for piece in chatsse.tap([buffer], on_done=results.append):
+        assert piece is buffer
+        buffer[:] = b"x" * len(buffer)  # the owner reuses its buffer once the piece is forwarded
+    assert results[0].status == "complete"
 
 
 def test_over_long_event_stops_reading_not_forwarding() -> None:

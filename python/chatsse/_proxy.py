@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, NamedTuple
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
+from typing import Any, NamedTuple, cast
 
 from chatsse._errors import TruncatedStreamError, UpstreamError
 from chatsse._sse import Piece
@@ -40,12 +40,13 @@ def stream_request(body: bytes | str | dict[str, Any]) -> StreamRequest:
     """Makes a Chat Completions request body stream with usage, so that every response can be
     tapped and billed: ``stream`` and ``stream_options.include_usage`` are set to true, every other
     member is kept. Raises ValueError when the body is not a JSON object."""
-    request = json.loads(body) if isinstance(body, (bytes, str)) else dict(body)
-    if not isinstance(request, dict):
-        raise ValueError(f"a Chat Completions request body is a JSON object, not {type(request).__name__}")
+    decoded: object = json.loads(body) if isinstance(body, (bytes, str)) else dict(body)
+    if not isinstance(decoded, dict):
+        raise ValueError(f"a Chat Completions request body is a JSON object, not {type(decoded).__name__}")
+    request = cast("dict[str, Any]", decoded)
     stream = request.get("stream") is True
-    options = request.get("stream_options")
-    options = dict(options) if isinstance(options, dict) else {}
+    given: object = request.get("stream_options")
+    options: dict[str, Any] = dict(cast("dict[str, Any]", given)) if isinstance(given, dict) else {}
     include_usage = stream and options.get("include_usage") is True
     options["include_usage"] = True
     request["stream"] = True
@@ -58,7 +59,7 @@ def error_status(error: BaseException) -> int:
     (Groq's ``error.status_code``, or a ``code`` between 400 and 599, as OpenRouter and vLLM send),
     else 502 (Bad Gateway); 504 (Gateway Timeout) when reading the upstream timed out."""
     if isinstance(error, UpstreamError):
-        fields: dict[str, Any] = error.error if isinstance(error.error, dict) else {}
+        fields = _error_fields(error)
         for candidate in (fields.get("status_code"), fields.get("status"), error.code):
             status = _http_status(candidate)
             if status is not None:
@@ -67,6 +68,11 @@ def error_status(error: BaseException) -> int:
     if isinstance(error, TimeoutError) or type(error).__name__ in ("ReadTimeout", "TimeoutException", "ServerTimeoutError"):
         return 504
     return 502
+
+
+def _error_fields(error: UpstreamError) -> dict[str, Any]:
+    provided: object = error.error
+    return cast("dict[str, Any]", provided) if isinstance(provided, dict) else {}
 
 
 def _http_status(value: object) -> int | None:
@@ -92,7 +98,7 @@ def error_event(error: BaseException) -> bytes:
 
 def _error_object(error: BaseException) -> dict[str, Any]:
     if isinstance(error, UpstreamError):
-        provided: dict[str, Any] = dict(error.error) if isinstance(error.error, dict) else {}
+        provided = dict(_error_fields(error))
         provided["message"] = error.message
         provided.setdefault("type", error.type if error.type is not None else "upstream_error")
         provided.setdefault("param", error.param)
@@ -111,7 +117,7 @@ async def aforward(
     on_done: OnDone,
     error_frame: bool = True,
     include_usage: bool = True,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The forwarding loop of a streaming proxy: what to send a streaming client, never raising.
 
     The upstream body goes through ``atap`` (``on_done`` runs once). With ``error_frame`` (the
@@ -124,14 +130,15 @@ async def aforward(
     """
     outcome: list[TapResult] = []
 
-    def record(result: TapResult) -> object:
+    def record(result: TapResult) -> Awaitable[None] | None:
         outcome.append(result)
         return on_done(result)
 
     tapped = atap(content, on_done=record, aligned=error_frame)
     try:
         async for piece in tapped:
-            yield piece if include_usage else drop_usage_chunks(piece)
+            data = piece if isinstance(piece, bytes) else bytes(piece)
+            yield data if include_usage else drop_usage_chunks(data)
     except Exception as error:  # the upstream's own failure: on_done has run, the client is owed a frame
         if error_frame:
             yield error_event(error)
@@ -149,7 +156,7 @@ async def acomplete(content: AsyncIterable[Piece], *, on_done: OnDone) -> tuple[
     (a provider's error, a truncated body, the upstream's exception)."""
     outcome: list[TapResult] = []
 
-    def record(result: TapResult) -> object:
+    def record(result: TapResult) -> Awaitable[None] | None:
         outcome.append(result)
         return on_done(result)
 
@@ -195,7 +202,10 @@ def _is_usage_only(block: list[bytes]) -> bool:
     if b'"usage"' not in payload:
         return False
     try:
-        chunk = json.loads(payload)
+        chunk: object = json.loads(payload)
     except ValueError:
         return False
-    return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))
+    if not isinstance(chunk, dict):
+        return False
+    members = cast("dict[str, Any]", chunk)
+    return members.get("choices") == [] and bool(members.get("usage"))

@@ -9,21 +9,16 @@ where httpx-sse departs from them (the README lists the differences). Needs http
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from chatsse._core import SSEDecoder
 
-if TYPE_CHECKING:
-    from chatsse._core import _HttpxSSEServerSentEvent as ServerSentEvent
-else:
-    from chatsse._core import _HttpxSSEServerSentEvent
-
-    ServerSentEvent = _HttpxSSEServerSentEvent
+from chatsse._core import _HttpxSSEServerSentEvent as ServerSentEvent  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ["EventSource", "SSEError", "ServerSentEvent", "aconnect_sse", "connect_sse"]
 
@@ -123,7 +118,7 @@ def _sse_headers(kwargs: dict[str, Any]) -> httpx.Headers:
 
 
 @contextmanager
-def connect_sse(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Iterator[EventSource]:
+def connect_sse(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Generator[EventSource, None, None]:
     """``client.stream(method, url, ...)`` asking for an event stream, as an EventSource."""
     headers = _sse_headers(kwargs)
     with client.stream(method, url, headers=headers, **kwargs) as response:
@@ -131,7 +126,7 @@ def connect_sse(client: httpx.Client, method: str, url: str, **kwargs: Any) -> I
 
 
 @asynccontextmanager
-async def aconnect_sse(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> AsyncIterator[EventSource]:
+async def aconnect_sse(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> AsyncGenerator[EventSource, None]:
     """The async twin of ``connect_sse``."""
     headers = _sse_headers(kwargs)
     async with client.stream(method, url, headers=headers, **kwargs) as response:
