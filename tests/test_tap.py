@@ -300,6 +300,32 @@ def test_atap_cancelled_runs_an_async_on_done_to_its_end() -> None:
     assert finished == ["client_disconnected"]
 
 
+def test_atap_async_on_done_survives_a_cancellation_while_it_runs() -> None:
+    finished: list[str] = []
+    started = asyncio.Event()
+
+    async def on_done(result: TapResult) -> None:
+        started.set()
+        await asyncio.sleep(0.03)
+        finished.append(result.status)
+
+    async def consume() -> None:
+        async for _ in chatsse.atap(async_source([BODY]), on_done=on_done):
+            pass
+
+    async def run() -> None:
+        task = asyncio.ensure_future(consume())
+        await started.wait()
+        task.cancel()  # the client goes while the bill is being written
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert finished == []
+        await asyncio.sleep(0.06)
+
+    asyncio.run(run())
+    assert finished == ["complete"]
+
+
 def test_atap_aclose_awaits_on_done() -> None:
     finished: list[str] = []
 
@@ -401,6 +427,9 @@ def upstream_error(payload: dict[str, Any]) -> UpstreamError:
         (upstream_error({"error": {"message": "m", "code": True}}), 502),
         (Broken("x"), 502),
         (TimeoutError("t"), 504),
+        (asyncio.TimeoutError(), 504),
+        (__import__("httpx").ConnectTimeout("t"), 504),
+        (__import__("httpx").ConnectError("t"), 502),
     ],
 )
 def test_error_status(error: BaseException, status: int) -> None:

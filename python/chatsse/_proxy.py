@@ -4,6 +4,7 @@ body, or an SSE error frame when the client is mid-stream)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
@@ -65,7 +66,10 @@ def error_status(error: BaseException) -> int:
             if status is not None:
                 return status
         return 502
-    if isinstance(error, TimeoutError) or type(error).__name__ in ("ReadTimeout", "TimeoutException", "ServerTimeoutError"):
+    # Timeouts by the standard library's, httpx's and aiohttp's names, none of them imported here.
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)) or any(
+        cls.__name__ == "TimeoutException" for cls in type(error).__mro__
+    ):
         return 504
     return 502
 

@@ -306,16 +306,13 @@ async def _areport(on_done: OnDone, result: TapResult, interruption: BaseExcepti
     outcome = _report(on_done, result)
     if not inspect.isawaitable(outcome):
         return
-    if not isinstance(interruption, (GeneratorExit, asyncio.CancelledError)):
-        await _logged(outcome, result.status)
-        return
-    # The consumer left: the task may be in a cancelled scope, where any await can be cancelled
-    # again (anyio cancels every await in a cancelled scope), so the callback runs in a task of its
-    # own. On a plain close (GeneratorExit) it is awaited, shielded; after a cancellation it runs on.
+    # The callback runs in a task of its own, awaited shielded: a cancellation of this task (a client
+    # gone, under anyio every await in a cancelled scope is cancelled again) must not cut the bill
+    # short. After a cancellation it is not awaited at all: it runs on.
     task = asyncio.ensure_future(_logged(outcome, result.status))
     _pending_callbacks.add(task)
     task.add_done_callback(_pending_callbacks.discard)
-    if isinstance(interruption, GeneratorExit):
+    if not isinstance(interruption, asyncio.CancelledError):
         await asyncio.shield(task)
 
 
