@@ -39,6 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TAPS = ("none", "chatsse", "chatsse-adapter", "python", "sdk")
+# Taps for looking into the chatsse tap's cost (--taps): without the bill, and the accumulator alone.
+EXTRA_TAPS = ("chatsse-unbilled", "accumulator")
 LONG = "long-answer"
 
 
@@ -175,7 +177,33 @@ async def sdk_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         BILL.record(None, b"{}")
 
 
-TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {"chatsse": chatsse_tap, "python": python_tap, "sdk": sdk_tap}
+def chatsse_unbilled_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    import chatsse
+
+    return chatsse.atap(source, on_done=lambda result: None)
+
+
+async def accumulator_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    import chatsse
+
+    accumulator = chatsse.Accumulator()
+    pieces = []
+    async for piece in source:
+        pieces.append(piece)
+        yield piece
+    try:
+        accumulator.feed(b"".join(pieces))
+    except chatsse.ChatSSEError:
+        pass
+
+
+TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
+    "chatsse": chatsse_tap,
+    "python": python_tap,
+    "sdk": sdk_tap,
+    "chatsse-unbilled": chatsse_unbilled_tap,
+    "accumulator": accumulator_tap,
+}
 
 
 class CPU:
@@ -359,10 +387,10 @@ def table(server: str, results: dict[str, Any]) -> str:
     for workload, found in results.items():
         cpu = found["cpu"]
         base = cpu["none"]
-        own = cpu["chatsse"] - base
+        own = cpu.get("chatsse", base) - base
         for tap in TAPS:
             added = cpu[tap] - base
-            ratio = "" if tap in ("none", "chatsse") or own <= 0 else f"{added / own:.1f}×"
+            ratio = "" if tap in ("none", "chatsse") or own <= 0 or "chatsse" not in cpu else f"{added / own:.1f}×"
             share = "" if tap == "none" else f"{100 * added / base:+.1f}%"
             lines.append(f"| {workload} ({found['streams']} × {found['rounds']} rounds) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} | {ratio} |")
     return "\n".join(lines)
@@ -378,6 +406,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600, help="no new round starts after this")
     parser.add_argument("--servers", default="aiohttp,starlette")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
     options = parser.parse_args()
     if options.role == "upstream":
         return run_upstream()
@@ -385,6 +414,8 @@ def main() -> None:
         return run_aiohttp_proxy(options.upstream)
     if options.role == "starlette":
         return run_starlette_proxy(options.upstream)
+    if options.taps:
+        globals()["TAPS"] = tuple(options.taps.split(","))
     expected = bodies()
     upstream, upstream_url = start("upstream")
     deadline = time.monotonic() + options.seconds

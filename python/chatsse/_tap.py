@@ -240,12 +240,12 @@ def _tap(source: Iterable[Piece], on_done: Callable[[TapResult], None], aligned:
                     yield piece
         else:
             hold = reader.batch.append
-            held = 0
+            held, limit = 0, _BATCH_BYTES
             for piece in iterator:
                 # A buffer that is not bytes may be reused by its owner once yielded: held as a copy.
                 hold(piece if isinstance(piece, bytes) else bytes(piece))
                 held += len(piece)
-                if held >= _BATCH_BYTES:
+                if held >= limit:
                     reader.flush()
                     held = 0
                 yield piece
@@ -284,11 +284,11 @@ async def _atap(source: AsyncIterable[Piece], on_done: OnDone, aligned: bool, ma
                     yield piece
         else:
             hold = reader.batch.append
-            held = 0
+            held, limit = 0, _BATCH_BYTES
             async for piece in iterator:
                 hold(piece if isinstance(piece, bytes) else bytes(piece))
                 held += len(piece)
-                if held >= _BATCH_BYTES:
+                if held >= limit:
                     reader.flush()
                     held = 0
                 yield piece
