@@ -6,8 +6,8 @@ The request names what to replay (members the proxy forwards untouched): ``model
 file name; ``replay`` (optional) is ``{"pieces": "mixed" | "tiny" | "whole", "fault": ..., "at":
 0.5, "delay": seconds between pieces}`` with ``fault`` one of ``"end"`` (the body ends cleanly after
 ``at`` of it, mid-event), ``"drop"`` (the connection is dropped there, the chunked body unfinished),
-``"status"`` (answers ``status`` with an OpenAI error body). Each request's body and whether the
-proxy hung up before the end are kept in ``requests``.
+``"status"`` (answers ``status`` with an OpenAI error body). Each request's body, its headers and
+whether the proxy hung up before the end are kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def pieces_of(body: bytes, mode: str, seed: str) -> list[bytes]:
 @dataclass
 class Seen:
     body: dict[str, Any]
+    headers: dict[str, str]
     hung_up: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -60,7 +61,7 @@ class ReplayUpstream:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length", "0"))
                 request = json.loads(self.rfile.read(length))
-                seen = Seen(request)
+                seen = Seen(request, {key.lower(): value for key, value in self.headers.items()})
                 upstream.requests.append(seen)
                 try:
                     upstream.answer(self, request, seen)

@@ -199,9 +199,11 @@ def check_record(record: dict[str, Any], upstream: ReplayUpstream, name: str) ->
 
 
 def stream_requested(upstream: ReplayUpstream) -> dict[str, Any]:
-    body = upstream.requests[-1].body
-    assert body["stream"] is True and body["stream_options"]["include_usage"] is True
-    return body
+    """The proxy asked the upstream for a stream with usage, with its own key."""
+    seen = upstream.requests[-1]
+    assert seen.body["stream"] is True and seen.body["stream_options"]["include_usage"] is True
+    assert seen.headers["authorization"] == "Bearer upstream-key"
+    return seen.body
 
 
 # --- every capture ------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_non_streaming_client_is_answered_from_the_stream(name: str, client: ope
         record = proxy.records()[-1]
         assert as_sent(completion) == record["body"]
     body = stream_requested(upstream)
-    assert "stream" not in body["messages"][0]
+    assert (body["model"], body["messages"], body["tools"]) == (name, MESSAGES, TOOLS)
     check_record(proxy.next_record(), upstream, name)
 
 
