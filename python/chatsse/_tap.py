@@ -151,18 +151,27 @@ class _Reader:
         if isinstance(error, EventTooLargeError):
             self.feeding = False  # the framer is finished: every later feed would raise the same
 
-    def aligned_output(self, piece: Piece) -> bytes:
-        """The bytes of whole events now available, the unfinished tail held back (bounded by
-        ``max_event_size``, the framer's own limit, since past it the framer fails)."""
+    def whole_events(self, piece: Piece) -> bytes:
+        """Reads the piece; returns the bytes of whole events now available, the unfinished tail
+        held back (bounded by ``max_event_size``, the framer's own limit: past it the framer fails)."""
+        self.received += len(piece)
         buffer = self.held + piece if self.held else bytes(piece)
+        if self.feeding:
+            try:
+                self.accumulator.feed(piece)
+            except ChatSSEError as error:
+                self.failed(error)
         if not self.feeding:
             self.held = b""
             self.sent += len(buffer)
             return buffer
         end = self.accumulator.complete_offset
         cut = end - self.sent
-        self.held = buffer[cut:]
         self.sent = end
+        if cut == len(buffer):
+            self.held = b""
+            return buffer
+        self.held = buffer[cut:]
         return buffer[:cut]
 
     def end_of_body(self) -> tuple[TapStatus, BaseException | None, bytes]:
@@ -233,9 +242,9 @@ def _tap(source: Iterable[Piece], on_done: Callable[[TapResult], None], aligned:
     iterator = iter(source)
     try:
         if aligned:
+            whole_events = reader.whole_events
             for piece in iterator:
-                reader.feed(piece)
-                piece = reader.aligned_output(piece)
+                piece = whole_events(piece)
                 if piece:
                     yield piece
         else:
@@ -277,9 +286,9 @@ async def _atap(source: AsyncIterable[Piece], on_done: OnDone, aligned: bool, ma
     iterator = source.__aiter__()
     try:
         if aligned:
+            whole_events = reader.whole_events
             async for piece in iterator:
-                reader.feed(piece)
-                piece = reader.aligned_output(piece)
+                piece = whole_events(piece)
                 if piece:
                     yield piece
         else:
