@@ -39,8 +39,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TAPS = ("none", "chatsse", "chatsse-adapter", "python", "sdk")
-# Taps for looking into the chatsse tap's cost (--taps): without the bill, and the accumulator alone.
-EXTRA_TAPS = ("chatsse-unbilled", "accumulator")
+# Taps for looking into the chatsse tap's cost (--taps): an async generator layer that does nothing,
+# the tap without the bill, and the accumulator alone (the pieces held, the joined body fed at the end).
+EXTRA_TAPS = ("passthrough", "chatsse-unbilled", "accumulator")
 LONG = "long-answer"
 
 
@@ -177,6 +178,11 @@ async def sdk_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         BILL.record(None, b"{}")
 
 
+async def passthrough_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    async for piece in source:
+        yield piece
+
+
 def chatsse_unbilled_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     import chatsse
 
@@ -201,6 +207,7 @@ TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
     "chatsse": chatsse_tap,
     "python": python_tap,
     "sdk": sdk_tap,
+    "passthrough": passthrough_tap,
     "chatsse-unbilled": chatsse_unbilled_tap,
     "accumulator": accumulator_tap,
 }
