@@ -58,7 +58,11 @@ def in_another_thread(call: Callable[[], Any]) -> BaseException | None:
 def assert_refused(error: BaseException | None, class_name: str) -> None:
     assert isinstance(error, ConcurrentUseError), error
     assert isinstance(error, RuntimeError)  # what pyo3's bare "Already borrowed" was
-    assert str(error).startswith(f"this {class_name} is in use by a call that has not returned")
+    assert str(error) == (
+        f"this {class_name} is in use by a call that has not returned (another thread's, or one that is running"
+        " the code that made this call); an object of this class takes one call at a time: give each thread"
+        " its own, or hold a lock around its use"
+    )
 
 
 def test_accumulator_refuses_a_second_call_while_feed_all_runs_its_iterator() -> None:
