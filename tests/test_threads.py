@@ -355,7 +355,7 @@ def test_a_collector_switched_off_during_post_init_stays_off(monkeypatch: pytest
 
 def test_the_readme_example(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parent.parent
-    section = (root / "README.md").read_text().split("\n## Threads\n", 1)[1].split("\n## ", 1)[0]
+    section = (root / "README.md").read_text(encoding="utf-8").split("\n## Threads\n", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     monkeypatch.chdir(root)
     exec(compile(code, "README.md, Threads", "exec"), {})  # noqa: S102 -- the README's own example
