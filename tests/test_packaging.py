@@ -20,7 +20,7 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def cargo_version() -> str:
-    match = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.MULTILINE)
+    match = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(encoding="utf-8"), re.MULTILINE)
     assert match
     return match.group(1)
 
@@ -28,7 +28,7 @@ def cargo_version() -> str:
 def test_one_version() -> None:
     assert chatsse.__version__ == cargo_version() == importlib.metadata.version("chatsse")
     assert chatsse.__version__ == chatsse._core.__version__
-    assert f"## [{chatsse.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{chatsse.__version__}]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
 
 
 def test_command_line_version() -> None:
@@ -61,8 +61,8 @@ def test_metadata() -> None:
 def test_the_license_is_installed() -> None:
     files = importlib.metadata.distribution("chatsse").files or []
     (license_file,) = [file for file in files if file.name == "LICENSE"]
-    assert license_file.read_text() == (ROOT / "LICENSE").read_text()
-    assert license_file.read_text().startswith("MIT License\n")
+    assert license_file.read_text(encoding="utf-8") == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert license_file.read_text(encoding="utf-8").startswith("MIT License\n")
 
 
 def tool(name: str) -> str:

@@ -58,7 +58,11 @@ def in_another_thread(call: Callable[[], Any]) -> BaseException | None:
 def assert_refused(error: BaseException | None, class_name: str) -> None:
     assert isinstance(error, ConcurrentUseError), error
     assert isinstance(error, RuntimeError)  # what pyo3's bare "Already borrowed" was
-    assert str(error).startswith(f"this {class_name} is in use by a call that has not returned")
+    assert str(error) == (
+        f"this {class_name} is in use by a call that has not returned (another thread's, or one that is running"
+        " the code that made this call); an object of this class takes one call at a time: give each thread"
+        " its own, or hold a lock around its use"
+    )
 
 
 def test_accumulator_refuses_a_second_call_while_feed_all_runs_its_iterator() -> None:
@@ -351,7 +355,7 @@ def test_a_collector_switched_off_during_post_init_stays_off(monkeypatch: pytest
 
 def test_the_readme_example(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parent.parent
-    section = (root / "README.md").read_text().split("\n## Threads\n", 1)[1].split("\n## ", 1)[0]
+    section = (root / "README.md").read_text(encoding="utf-8").split("\n## Threads\n", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     monkeypatch.chdir(root)
     exec(compile(code, "README.md, Threads", "exec"), {})  # noqa: S102 -- the README's own example

@@ -332,6 +332,7 @@ pub(crate) enum MergeFailure {
 
 impl MergeFailure {
     #[cold]
+    #[allow(clippy::boxed_local)] // merge_payload hands failures out boxed
     pub(crate) fn into_error(self: Box<Self>, py: Python<'_>) -> PyErr {
         match *self {
             MergeFailure::Upstream(payload) => Payload::from_stream(&payload.as_payload()).upstream_error(py),

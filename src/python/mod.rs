@@ -173,7 +173,7 @@ fn concurrent_use(object: &Bound<'_, PyAny>) -> PyErr {
     let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
     let message = format!(
         "this {class} is in use by a call that has not returned (another thread's, or one that is running the code \
-         that made this call); a {class} takes one call at a time: give each thread its own, or hold a lock around its use"
+         that made this call); an object of this class takes one call at a time: give each thread its own, or hold a lock around its use"
     );
     package_error(object.py(), "ConcurrentUseError", message, &[])
 }
