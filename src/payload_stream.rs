@@ -326,6 +326,11 @@ impl PayloadStream {
         if let Some(error) = self.failed.take() {
             return Err(StreamError::Frame(error));
         }
+        if self.format == Format::Auto && self.requested == Format::Auto && matches!(self.bom, Some(matched) if matched > 0) {
+            // The body ended inside what could have been a BOM: those bytes are no BOM, and not blank,
+            // so the body is SSE (whose framer, fed them, reports the cut).
+            self.format = Format::Sse;
+        }
         let format = self.format();
         let done = &mut self.done;
         match format {
@@ -528,5 +533,22 @@ mod tests {
                 assert_eq!(cut(format, &body, size), expected, "{} bytes in pieces of {size}", body.len());
             }
         }
+    }
+
+    #[test]
+    fn a_body_that_ends_inside_a_bom_is_sse() {
+        // Found by the payload_stream fuzz target: `\xEF` alone stayed undecided ("auto").
+        for body in [&b"\xEF"[..], b"\xEF\xBB", b" \xEF"] {
+            let mut stream = PayloadStream::new(Format::Auto, 64);
+            for byte in body.chunks(1) {
+                stream.feed(byte, |_| Ok::<(), ()>(())).unwrap();
+            }
+            stream.finish(|_| Ok::<(), ()>(())).unwrap();
+            assert_eq!(stream.format(), Format::Sse, "{body:?}");
+        }
+        let mut stream = PayloadStream::new(Format::Auto, 64);
+        stream.feed(b"\xEF\xBB\xBF", |_| Ok::<(), ()>(())).unwrap();
+        stream.finish(|_| Ok::<(), ()>(())).unwrap();
+        assert_eq!(stream.format(), Format::Auto, "a whole BOM and nothing else is still blank");
     }
 }
