@@ -6,21 +6,42 @@
 //! - in a delta, strings concatenate, except the identifying keys of `SET_ONCE_KEYS`, which keep their
 //!   first non-empty value, and the labels of `LABEL_KEYS`, which take the last; numbers and booleans: the last value; objects merge key by key; lists of
 //!   objects that carry an `index` merge element by element, other lists extend;
+//! - a choice's `message` (some gateways send the whole message that way) is merged as a delta only
+//!   when the same choice object carries no `delta` (others send both, the message repeating the delta);
 //! - outside deltas (the chunk's and the choice's own members): the last non-null value, objects merging
 //!   key by key; except `id`, `created`, `model`, `system_fingerprint`, `service_tier`: the first
-//!   non-empty value (a filter preamble with an empty id must not win);
-//! - an explicit `null` never changes a value (a key seen only as null is kept as null);
+//!   non-empty value (a filter preamble with an empty id must not win), or the first empty one when no
+//!   chunk has a non-empty one;
+//! - an explicit `null` never changes a value (a key seen only as null is kept as null where the
+//!   completion's type admits null, and left out where it does not);
 //! - tool calls are matched by `index`, else by `id`, else continue the latest call; a different
 //!   non-empty `id` at a taken index starts a new call;
 //! - `content` arriving as a list of typed parts (Mistral) turns the text so far into a text part;
 //! - `logprobs.content`, `logprobs.refusal` and `annotations` extend;
 //! - a key repeated within one object merges each time, in order (outside deltas the last value wins);
-//! - `obfuscation` (stream-only padding) is dropped.
+//! - `usage` is the last non-null top-level one; with none, the last one inside a provider extension
+//!   (a top-level `x_...` object, as Groq's `x_groq.usage`), which is also kept as sent;
+//! - stream-only padding is dropped: `obfuscation` (OpenAI) and `p` (Mistral), when strings, at the
+//!   top level and in deltas;
+//! - the payload of an `event: error` frame becomes the completion's `error` member (`add_error_report`).
+//!
+//! What is accepted always builds: every value is checked against the completion's types
+//! (`schema`) in the pass that merges it. A member of the wrong type (a `finish_reason` of 3, a `usage`
+//! that is a string, a lone surrogate escape, `1e400`) is left out and reported in
+//! `ChunkOutcome::rejected`; the rest of the chunk is merged. Only a payload that is not JSON stops
+//! the chunk where it breaks.
+//!
+//! Time is linear in the input whatever it holds: members, choices, tool calls and indexed list
+//! elements are found through hash indexes once there are more than a few (`INDEXED_FROM`).
+
+mod schema;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::json::{JsonError, JsonErrorKind, Kind, Scanner};
+use schema::{check, check_number, check_string, found, mismatch, Mismatch, Refusal, Ty};
 
 /// Keys whose string value identifies rather than accumulates: set once, never concatenated.
 const SET_ONCE_KEYS: &[&str] = &["id", "index", "type", "name", "role", "format", "object"];
@@ -28,6 +49,9 @@ const SET_ONCE_KEYS: &[&str] = &["id", "index", "type", "name", "role", "format"
 /// Keys whose string value labels the current delta: the last one wins (gpt-oss on Groq sends
 /// `"channel": "analysis"` on every reasoning delta, then `"final"`).
 const LABEL_KEYS: &[&str] = &["channel"];
+
+/// Stream-only padding members (OpenAI's `obfuscation`, Mistral's `p`): dropped when strings.
+const PADDING_KEYS: &[&str] = &["obfuscation", "p"];
 
 /// Top-level members taken from the first chunk that has them non-empty.
 const FIRST_NON_EMPTY: &[&str] = &["id", "created", "model", "system_fingerprint", "service_tier"];
@@ -39,6 +63,11 @@ const MESSAGE_ORDER: &[&str] = &[
 ];
 const TOOL_CALL_ORDER: &[&str] = &["id", "type", "function", "custom"];
 
+/// Up to this many entries a lookup is a scan (faster than hashing for the few members, choices and
+/// tool calls of real streams); past it, a hash index is built and kept, so that a chunk with
+/// thousands of distinct names or indexes costs time linear in its size.
+const INDEXED_FROM: usize = 16;
+
 /// A JSON value being accumulated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -48,7 +77,7 @@ pub enum Value {
     Raw(Box<str>),
     /// A string, unescaped.
     Str(String),
-    Array(Vec<Value>),
+    Array(Items),
     Object(Fields),
     /// An object or array of a member outside the deltas, kept as its compact JSON text until a later
     /// chunk merges into it (then it becomes a tree). Such extras (Azure's filter results, OpenAI's
@@ -57,7 +86,143 @@ pub enum Value {
     Json(Box<str>),
 }
 
-pub type Fields = Vec<(String, Value)>;
+/// An object's members in arrival order (found by a scan, or by a hash index past INDEXED_FROM).
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    entries: Vec<(String, Value)>,
+    index: Option<HashMap<Box<str>, usize>>,
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).map(|at| &self.entries[at].1)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).map(|at| &mut self.entries[at].1)
+    }
+
+    /// Adds a member that is not there yet.
+    fn push(&mut self, key: String, value: Value) {
+        if self.index.is_none() && self.entries.len() >= INDEXED_FROM {
+            let mut index = HashMap::with_capacity(self.entries.len() * 2);
+            for (at, (name, _)) in self.entries.iter().enumerate() {
+                index.entry(name.as_str().into()).or_insert(at);
+            }
+            self.index = Some(index);
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.as_str().into(), self.entries.len());
+        }
+        self.entries.push((key, value));
+    }
+
+    /// Sets a member, replacing its value when it is there.
+    fn set(&mut self, key: &str, value: Value) {
+        match self.get_mut(key) {
+            Some(existing) => *existing = value,
+            None => self.push(key.to_owned(), value),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(String, Value)> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl IntoIterator for Fields {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl FromIterator<(String, Value)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(members: I) -> Self {
+        let mut fields = Fields::new();
+        for (key, value) in members {
+            fields.push(key, value);
+        }
+        fields
+    }
+}
+
+/// An array's elements; those that are objects with an `index` are found by it (a scan, or a hash
+/// index on the `index` value's JSON text past INDEXED_FROM), for lists that merge by index.
+#[derive(Debug, Clone, Default)]
+pub struct Items {
+    values: Vec<Value>,
+    by_index: Option<HashMap<String, usize>>,
+}
+
+impl PartialEq for Items {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Items {
+    fn from_values(values: Vec<Value>) -> Self {
+        Items { values, by_index: None }
+    }
+
+    fn index_key(index: &Value) -> String {
+        let mut key = String::new();
+        write_value(&mut key, index);
+        key
+    }
+
+    /// The first element whose `index` equals `index`.
+    fn find(&mut self, index: &Value) -> Option<usize> {
+        if self.by_index.is_none() {
+            if self.values.len() < INDEXED_FROM {
+                return self.values.iter().position(|element| element.field("index") == Some(index));
+            }
+            let mut by_index = HashMap::with_capacity(self.values.len() * 2);
+            for (at, element) in self.values.iter().enumerate() {
+                if let Some(key) = element.field("index") {
+                    by_index.entry(Self::index_key(key)).or_insert(at);
+                }
+            }
+            self.by_index = Some(by_index);
+        }
+        self.by_index.as_ref().and_then(|by_index| by_index.get(&Self::index_key(index)).copied())
+    }
+
+    fn push(&mut self, value: Value) {
+        if let (Some(by_index), Some(key)) = (&mut self.by_index, value.field("index")) {
+            by_index.entry(Self::index_key(key)).or_insert(self.values.len());
+        }
+        self.values.push(value);
+    }
+}
 
 impl Value {
     fn is_null(&self) -> bool {
@@ -66,7 +231,7 @@ impl Value {
 
     fn field<'v>(&'v self, key: &str) -> Option<&'v Value> {
         match self {
-            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Value::Object(fields) => fields.get(key),
             _ => None,
         }
     }
@@ -80,6 +245,7 @@ enum Mode {
     Snapshot,
 }
 
+/// Merges an already typed value (see `parse_value`) into `target`.
 fn merge(target: &mut Value, incoming: Value, key: &str, mode: Mode) {
     if incoming.is_null() {
         return;
@@ -100,50 +266,179 @@ fn merge(target: &mut Value, incoming: Value, key: &str, mode: Mode) {
 
 fn merge_fields(current: &mut Fields, incoming: Fields, mode: Mode) {
     for (key, value) in incoming {
-        match current.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, existing)) => merge(existing, value, &key, mode),
-            None => current.push((key, value)),
+        match current.get_mut(&key) {
+            Some(existing) => merge(existing, value, &key, mode),
+            None => current.push(key, value),
         }
     }
 }
 
 /// Lists in a delta: objects carrying an `index` merge with the element of the same index; the rest
 /// extend the list.
-fn merge_list(current: &mut Vec<Value>, items: Vec<Value>) {
-    for item in items {
-        let index = item.field("index").cloned();
-        let existing = index.and_then(|index| current.iter_mut().find(|element| element.field("index") == Some(&index)));
+fn merge_list(current: &mut Items, items: Items) {
+    for item in items.values {
+        let existing = item.field("index").and_then(|index| current.find(index));
         match existing {
-            Some(element) => merge(element, item, "", Mode::Delta),
+            Some(at) => merge(&mut current.values[at], item, "", Mode::Delta),
             None => current.push(item),
         }
     }
 }
 
-/// Why a chunk could not be merged.
+/// Why a chunk could not be merged, or which of its members was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccumulateError {
     /// Byte offset in the payload.
     pub offset: usize,
+    /// Where, as a JSON path: `$.choices[0].delta.content`.
     pub path: String,
     pub message: String,
 }
 
-impl From<JsonError> for AccumulateError {
-    fn from(error: JsonError) -> Self {
-        AccumulateError { offset: error.offset, path: "$".to_owned(), message: error.kind.to_string() }
-    }
-}
-
-fn wrong_type(offset: usize, path: &str, expected: &str, found: Kind) -> AccumulateError {
-    AccumulateError { offset, path: path.to_owned(), message: format!("expected {expected}, found {}", found.name()) }
-}
-
 /// What a merged chunk says about the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChunkOutcome {
     /// The chunk reports an error: a non-null `error` member, or `"object": "error"`.
     pub upstream_error: bool,
+    /// The first member left out because its value is not of the completion's type for it (the
+    /// rest of the chunk was merged).
+    pub rejected: Option<AccumulateError>,
+}
+
+/// Where a value lies in the chunk, for error messages: a chain of segments on the stack, turned into
+/// text only when something is reported.
+#[derive(Clone, Copy)]
+struct Path<'p> {
+    parent: Option<&'p Path<'p>>,
+    segment: Segment<'p>,
+}
+
+#[derive(Clone, Copy)]
+enum Segment<'p> {
+    Root,
+    Key(&'p str),
+    Index(usize),
+}
+
+impl<'p> Path<'p> {
+    const ROOT: Path<'static> = Path { parent: None, segment: Segment::Root };
+
+    fn key(&'p self, key: &'p str) -> Path<'p> {
+        Path { parent: Some(self), segment: Segment::Key(key) }
+    }
+
+    fn index(&'p self, index: usize) -> Path<'p> {
+        Path { parent: Some(self), segment: Segment::Index(index) }
+    }
+
+    fn render(&self) -> String {
+        let mut segments = Vec::new();
+        let mut at = Some(self);
+        while let Some(path) = at {
+            segments.push(path.segment);
+            at = path.parent;
+        }
+        let mut out = String::new();
+        for segment in segments.into_iter().rev() {
+            match segment {
+                Segment::Root => out.push('$'),
+                Segment::Key(key) => {
+                    out.push('.');
+                    out.push_str(key);
+                }
+                Segment::Index(index) => out.push_str(&format!("[{index}]")),
+            }
+        }
+        out
+    }
+}
+
+/// A refusal as the caller sees it: the path of the value in front of the refusal's own.
+#[cold]
+fn report(refusal: Refusal, path: &Path<'_>) -> AccumulateError {
+    match refusal {
+        Refusal::Syntax(error) => {
+            AccumulateError { offset: error.offset, path: path.render(), message: error.kind.to_string() }
+        }
+        Refusal::Type(Mismatch { offset, path: below, message }) => {
+            AccumulateError { offset, path: path.render() + &below, message }
+        }
+    }
+}
+
+/// A refusal that has its place already: a syntax error keeps the path of the innermost member that
+/// saw it (members report with their own path, see `member`).
+#[derive(Debug)]
+enum Failure {
+    Refused(Refusal),
+    /// A syntax error, with its path.
+    Placed(AccumulateError),
+    /// A type mismatch found where its full path is known (an index): left out like any other.
+    PlacedMismatch(AccumulateError),
+}
+
+impl From<JsonError> for Failure {
+    fn from(error: JsonError) -> Self {
+        Failure::Refused(error.into())
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Self {
+        Failure::Refused(refusal)
+    }
+}
+
+type Merged = Result<(), Failure>;
+
+/// State of the chunk being merged.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    scratch: Vec<u8>,
+    rejected: Option<AccumulateError>,
+}
+
+/// Merges one member's value (the scanner is at it) with `merge_value`. A value of the wrong type is
+/// left out, the scan going on after it, and the first such one of the chunk is remembered: one bad
+/// member costs only itself. A syntax error stops the chunk, reported with this member's path unless
+/// a member inside it placed it already.
+#[inline(always)]
+fn member<'a>(
+    scanner: &mut Scanner<'a>,
+    chunk: &mut Chunk,
+    path: &Path<'_>,
+    merge_value: impl FnOnce(&mut Scanner<'a>, &mut Chunk) -> Merged,
+) -> Merged {
+    let start = Scanner::at(scanner);
+    match merge_value(scanner, chunk) {
+        Ok(()) => Ok(()),
+        Err(failure) => member_failed(scanner, start, chunk, path, failure),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn member_failed<'a>(scanner: &mut Scanner<'a>, start: Scanner<'a>, chunk: &mut Chunk, path: &Path<'_>, failure: Failure) -> Merged {
+    match failure {
+        Failure::Refused(Refusal::Type(mismatch)) => {
+            *scanner = start;
+            if let Err(error) = scanner.skip() {
+                return Err(Failure::Placed(report(error.into(), path)));
+            }
+            chunk.rejected.get_or_insert_with(|| report(Refusal::Type(mismatch), path));
+            Ok(())
+        }
+        Failure::PlacedMismatch(error) => {
+            *scanner = start;
+            if let Err(skipped) = scanner.skip() {
+                return Err(Failure::Placed(report(skipped.into(), path)));
+            }
+            chunk.rejected.get_or_insert(error);
+            Ok(())
+        }
+        Failure::Refused(refusal) => Err(Failure::Placed(report(refusal, path))),
+        placed => Err(placed),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -195,13 +490,71 @@ struct ToolCall {
     fields: Fields,
 }
 
+/// A message's tool calls in arrival order, found by index and by id (the latest one having it).
+#[derive(Debug, Clone, Default)]
+struct ToolCalls {
+    calls: Vec<ToolCall>,
+    /// Past INDEXED_FROM calls: the latest call of each index, and of each id.
+    by_index: Option<HashMap<i64, usize>>,
+    by_id: Option<HashMap<String, usize>>,
+}
+
+impl ToolCalls {
+    fn indexed(&mut self) -> bool {
+        if self.by_index.is_none() && self.calls.len() >= INDEXED_FROM {
+            let (mut by_index, mut by_id) = (HashMap::new(), HashMap::new());
+            for (at, call) in self.calls.iter().enumerate() {
+                if let Some(index) = call.index {
+                    by_index.insert(index, at);
+                }
+                if !call.id.is_empty() {
+                    by_id.insert(call.id.clone(), at);
+                }
+            }
+            (self.by_index, self.by_id) = (Some(by_index), Some(by_id));
+        }
+        self.by_index.is_some()
+    }
+
+    fn latest_with_index(&mut self, index: i64) -> Option<usize> {
+        if self.indexed() {
+            return self.by_index.as_ref().and_then(|by_index| by_index.get(&index).copied());
+        }
+        self.calls.iter().rposition(|call| call.index == Some(index))
+    }
+
+    fn latest_with_id(&mut self, id: &str) -> Option<usize> {
+        if self.indexed() {
+            return self.by_id.as_ref().and_then(|by_id| by_id.get(id).copied());
+        }
+        self.calls.iter().rposition(|call| call.id == id)
+    }
+
+    fn push(&mut self, call: ToolCall) -> usize {
+        let at = self.calls.len();
+        if let (Some(by_index), Some(index)) = (&mut self.by_index, call.index) {
+            by_index.insert(index, at);
+        }
+        self.calls.push(call);
+        at
+    }
+
+    fn set_id(&mut self, at: usize, id: String) {
+        if let Some(by_id) = &mut self.by_id {
+            let latest = by_id.entry(id.clone()).or_insert(at);
+            *latest = (*latest).max(at);
+        }
+        self.calls[at].id = id;
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Message {
     /// Members other than content, tool calls and annotations, in arrival order.
     fields: Fields,
     content: Content,
-    /// None: never seen; Some(empty) with `tool_calls_null`: seen only as null.
-    tool_calls: Option<Vec<ToolCall>>,
+    /// None: never seen; Some(empty): seen only as null.
+    tool_calls: Option<ToolCalls>,
     annotations: RawList,
 }
 
@@ -228,12 +581,20 @@ struct Choice {
 pub struct Accumulator {
     /// FIRST_NON_EMPTY members, as JSON text, in the order of that list.
     first: [Option<Box<str>>; FIRST_NON_EMPTY.len()],
+    /// The first empty value (`""`, `0`, a null where null is a value) of each of them, kept for
+    /// when no chunk has a non-empty one.
+    first_empty: [Option<Box<str>>; FIRST_NON_EMPTY.len()],
     usage: Option<Value>,
+    /// The last usage found inside a provider extension (`x_groq.usage`), for streams with no
+    /// top-level one.
+    extension_usage: Option<Value>,
     choices: Vec<Choice>,
+    /// Past INDEXED_FROM choices: the slot of each index.
+    choice_slots: Option<HashMap<i64, usize>>,
     /// Other top-level members (snapshot rule).
     fields: Fields,
     chunks: u64,
-    scratch: Vec<u8>,
+    chunk: Chunk,
     /// The leading members of the last fully scanned chunk whose merge is idempotent (identity,
     /// `object`, `usage`, other snapshot members), as that chunk's bytes up to the end of the last of
     /// them. Most providers repeat them byte for byte on every chunk; a chunk that starts with these
@@ -243,7 +604,8 @@ pub struct Accumulator {
     /// Where the names of the members of `repeated_prefix` that a later member could replace (`usage`,
     /// undeclared ones; not the identity) lie in it. A chunk that merges one of them again after the
     /// run (a duplicated key: the last value wins) makes the run not skippable: it is dropped. Spans,
-    /// not strings: recording a run allocates nothing, and OpenAI's runs record none.
+    /// not strings: recording a run allocates nothing, and OpenAI's runs record none. At most
+    /// INDEXED_FROM of them (the run ends there), so that the check stays a short scan.
     prefix_keys: Vec<Range<usize>>,
 }
 
@@ -257,13 +619,22 @@ impl Accumulator {
         self.chunks
     }
 
-    /// The usage member as JSON text, once a non-null one arrived.
+    /// The usage member as JSON text, once a non-null one arrived (at the top level, else inside a
+    /// provider extension).
     pub fn usage_json(&self) -> Option<String> {
-        self.usage.as_ref().filter(|usage| !usage.is_null()).map(|usage| {
+        self.usage_value().filter(|usage| !usage.is_null()).map(|usage| {
             let mut out = String::new();
             write_value(&mut out, usage);
             out
         })
+    }
+
+    fn usage_value(&self) -> Option<&Value> {
+        match (&self.usage, &self.extension_usage) {
+            (Some(usage), _) if !usage.is_null() => Some(usage),
+            (_, Some(usage)) => Some(usage),
+            (usage, None) => usage.as_ref(),
+        }
     }
 
     /// The `function.arguments` text of each tool call of a choice so far (the legacy `function_call`
@@ -271,10 +642,9 @@ impl Accumulator {
     pub fn tool_call_arguments(&self, choice_index: i64) -> Vec<Option<&str>> {
         let Some(choice) = self.choices.iter().find(|choice| choice.index == choice_index) else { return Vec::new() };
         let mut out: Vec<Option<&str>> =
-            choice.message.tool_calls.iter().flatten().map(|call| function_arguments(&call.fields)).collect();
-        if choice.message.fields.iter().any(|(k, v)| k == "function_call" && matches!(v, Value::Object(_))) {
-            let legacy = choice.message.fields.iter().find(|(k, _)| k == "function_call").map(|(_, v)| v);
-            out.push(match legacy.and_then(|v| v.field("arguments")) {
+            choice.message.tool_calls.iter().flat_map(|calls| &calls.calls).map(|call| function_arguments(&call.fields)).collect();
+        if let Some(legacy @ Value::Object(_)) = choice.message.fields.get("function_call") {
+            out.push(match legacy.field("arguments") {
                 Some(Value::Str(text)) => Some(text.as_str()),
                 _ => None,
             });
@@ -287,9 +657,47 @@ impl Accumulator {
         !self.choices.is_empty() && self.choices.iter().all(|choice| choice.finish_reason.as_ref().is_some_and(|r| !r.is_null()))
     }
 
-    /// Merges one chunk payload. On error nothing of this chunk's members after the failure point is
-    /// merged; what came before it is (a chunk is merged as it is read).
+    /// Merges the payload of an `event: error` frame: an object with an `error` member merges as a
+    /// chunk does; anything else becomes the completion's `error` member (JSON as it is, other text
+    /// as a string), so that the completion alone shows that the stream failed.
+    pub fn add_error_report(&mut self, payload: &[u8]) -> Result<ChunkOutcome, AccumulateError> {
+        let mut probe = Scanner::new(payload).map_err(|error| report(error.into(), &Path::ROOT))?;
+        let is_object = probe.peek().is_ok_and(|kind| kind == Kind::Object);
+        let mut scratch = Vec::new();
+        if is_object && has_error_member(payload, &mut scratch) {
+            let mut outcome = self.add(payload)?;
+            outcome.upstream_error = true;
+            return Ok(outcome);
+        }
+        let mut scanner = Scanner::new(payload).map_err(|error| report(error.into(), &Path::ROOT))?;
+        let value = match check(&mut scanner, &Ty::Any, &mut scratch).and_then(|_| scanner.end().map_err(Refusal::from)) {
+            Ok(()) if is_object || payload.trim_ascii().first().is_some_and(|b| *b == b'[') => {
+                let (text, compact) = (std::str::from_utf8(payload.trim_ascii()).unwrap_or_default(), false);
+                json_value(text, compact)
+            }
+            Ok(()) => parse_value(&mut Scanner::new(payload).expect("checked"), &Ty::Any, &mut scratch).unwrap_or(Value::Null),
+            Err(_) => Value::Str(String::from_utf8_lossy(payload).into_owned()),
+        };
+        self.fields.set("error", value);
+        self.chunks += 1;
+        Ok(ChunkOutcome { upstream_error: true, rejected: None })
+    }
+
+    /// Merges one chunk payload. A member whose value is not of the completion's type is left out and
+    /// reported in the outcome. A payload that is not JSON stops at the break (`Err`): what came
+    /// before it is merged (a chunk is merged as it is read).
     pub fn add(&mut self, payload: &[u8]) -> Result<ChunkOutcome, AccumulateError> {
+        self.chunk.rejected = None;
+        let result = self.add_members(payload);
+        let rejected = self.chunk.rejected.take();
+        match result {
+            Ok(upstream_error) => Ok(ChunkOutcome { upstream_error, rejected }),
+            Err(Failure::Placed(error) | Failure::PlacedMismatch(error)) => Err(error),
+            Err(Failure::Refused(refusal)) => Err(report(refusal, &Path::ROOT)),
+        }
+    }
+
+    fn add_members(&mut self, payload: &[u8]) -> Result<bool, Failure> {
         let known = self.repeated_prefix.len();
         // The byte after the prefix must be the comma: a number in the prefix could go on otherwise.
         let repeats = known > 0 && payload.get(known) == Some(&b',') && payload.starts_with(&self.repeated_prefix);
@@ -299,7 +707,7 @@ impl Accumulator {
             let mut scanner = Scanner::new(payload)?;
             let kind = scanner.peek()?;
             if kind != Kind::Object {
-                return Err(wrong_type(scanner.position(), "$", "object", kind));
+                return Err(mismatch(scanner.position(), &Ty::Struct(&[]), found(kind, None)).into());
             }
             scanner.begin_object()?;
             (scanner, true)
@@ -310,7 +718,7 @@ impl Accumulator {
             self.repeated_prefix.clear();
             self.prefix_keys.clear();
         }
-        let mut outcome = ChunkOutcome::default();
+        let mut upstream_error = false;
         // Where the run of idempotent leading members ends, and whether it is still going on.
         let (mut run_end, mut in_run) = (0, !repeats);
         // A member after the run has the name of one in it: the run's values are not the last ones.
@@ -336,58 +744,90 @@ impl Accumulator {
             }
             let mut idempotent = true;
             // The member sets a value a later one may replace (the identity members keep their first
-            // value, `object` and `obfuscation` set nothing, `choices` is never in a run).
+            // value, `object` and padding set nothing, `choices` is never in a run).
             let mut replaceable = false;
+            let rejected_before = self.chunk.rejected.is_some();
+            let path = Path::ROOT;
+            let path = path.key(&key);
             match &*key {
                 "choices" => {
                     idempotent = false;
-                    self.add_choices(&mut scanner)?
+                    let (choices, slots, chunk) = (&mut self.choices, &mut self.choice_slots, &mut self.chunk);
+                    member(&mut scanner, chunk, &path, |scanner, chunk| add_choices(choices, slots, scanner, chunk, &path))?;
                 }
                 "usage" => {
                     replaceable = true;
-                    // The last non-null usage replaces the earlier one whole: counts are totals.
-                    if scanner.peek()? == Kind::Null {
-                        scanner.null()?;
-                        self.usage.get_or_insert(Value::Null);
-                    } else {
-                        self.usage = Some(snapshot_value(&mut scanner, &mut self.scratch)?);
-                    }
+                    let usage = &mut self.usage;
+                    member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                        // The last non-null usage replaces the earlier one whole: counts are totals.
+                        if scanner.peek()? == Kind::Null {
+                            scanner.null()?;
+                            usage.get_or_insert(Value::Null);
+                        } else {
+                            *usage = Some(checked_json(scanner, &schema::USAGE, &mut chunk.scratch)?);
+                        }
+                        Ok(())
+                    })?;
                 }
                 "object" => {
                     if scanner.peek()? == Kind::String {
                         if scanner.string()?.raw == b"error" {
-                            outcome.upstream_error = true;
+                            upstream_error = true;
                             idempotent = false;
                         }
                     } else {
                         scanner.skip()?;
                     }
                 }
-                "obfuscation" => {
+                name if is_padding(name, &mut scanner)? => {
                     scanner.skip()?;
                 }
                 name => {
                     if let Some(slot) = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name) {
-                        let start = scanner.skip()?;
-                        if self.first[slot].is_none() {
-                            let text = scanner.text_since(start);
-                            if !matches!(text, "\"\"" | "0" | "null") {
-                                self.first[slot] = Some(text.into());
+                        let ty = schema::COMPLETION.member(name);
+                        let (first, first_empty) = (&mut self.first[slot], &mut self.first_empty[slot]);
+                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                            if scanner.peek()? == Kind::Null && !ty.nullable() {
+                                return Ok(scanner.null()?); // null never changes a value
                             }
-                        }
+                            let start = check(scanner, &ty, &mut chunk.scratch)?;
+                            if first.is_none() {
+                                let text = scanner.text_since(start);
+                                if !matches!(text, "\"\"" | "0" | "null") {
+                                    *first = Some(text.into());
+                                } else if first_empty.is_none() {
+                                    *first_empty = Some(text.into());
+                                }
+                            }
+                            Ok(())
+                        })?;
                     } else {
                         if name == "error" {
-                            outcome.upstream_error |= scanner.peek()? != Kind::Null;
+                            upstream_error |= scanner.peek()? != Kind::Null;
                             idempotent = false;
                         }
                         replaceable = true;
-                        merge_member(&mut self.fields, key, &mut scanner, &mut self.scratch, Mode::Snapshot)?;
+                        let extension = name.starts_with("x_");
+                        let (fields, extension_usage) = (&mut self.fields, &mut self.extension_usage);
+                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                            let start = Scanner::at(scanner);
+                            merge_member(fields, Cow::Borrowed(name), scanner, &Ty::Any, chunk, Mode::Snapshot, &path)?;
+                            if extension {
+                                if let Some(usage) = usage_inside(start, &mut chunk.scratch) {
+                                    *extension_usage = Some(usage);
+                                }
+                            }
+                            Ok(())
+                        })?;
                     }
                 }
             }
             // The names in `prefix_keys` are those of the run's replaceable members, this chunk's so far
-            // or the skipped one's (the payload starts with it): either way spans of this payload.
-            in_run &= idempotent;
+            // or the skipped one's (the payload starts with it): either way spans of this payload. A
+            // rejected member ends the run (a later chunk repeating it is then checked, and reported,
+            // again), as does a run of many replaceable members (the check after the run stays short).
+            in_run &= idempotent && (rejected_before || self.chunk.rejected.is_none());
+            in_run &= !(replaceable && self.prefix_keys.len() >= INDEXED_FROM);
             if in_run {
                 run_end = scanner.position();
                 if replaceable {
@@ -400,117 +840,7 @@ impl Accumulator {
             self.repeated_prefix.extend_from_slice(&payload[..run_end]);
         }
         self.chunks += 1;
-        Ok(outcome)
-    }
-
-    fn add_choices(&mut self, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
-        match scanner.peek()? {
-            Kind::Null => return Ok(scanner.null()?),
-            Kind::Array => {}
-            kind => return Err(wrong_type(scanner.position(), "$.choices", "array", kind)),
-        }
-        scanner.begin_array()?;
-        let mut first = true;
-        let mut position = 0;
-        while scanner.next_element(&mut first)? {
-            self.add_choice(scanner, position)?;
-            position += 1;
-        }
-        Ok(())
-    }
-
-    /// One choice of a chunk. Members are merged as they are read once the choice's `index` is
-    /// known; those that come before it (Azure sorts keys: `delta` before `index`) wait for it.
-    fn add_choice(&mut self, scanner: &mut Scanner<'_>, position: i64) -> Result<(), AccumulateError> {
-        let input = scanner.input();
-        let path = || format!("$.choices[{position}]");
-        let kind = scanner.peek()?;
-        if kind != Kind::Object {
-            return Err(wrong_type(scanner.position(), &path(), "object", kind));
-        }
-        scanner.begin_object()?;
-        let mut slot = None;
-        let mut waiting: Vec<(Cow<'_, str>, Range<usize>)> = Vec::new();
-        let mut first = true;
-        while let Some(key) = scanner.next_key(&mut first)? {
-            let key = str_of(&key)?;
-            if key == "index" {
-                let at = scanner.position();
-                let index = match scanner.peek()? {
-                    Kind::Number => scanner.number()?.as_i64().ok_or_else(|| wrong_type(at, &format!("{}.index", path()), "integer", Kind::Number))?,
-                    Kind::Null => {
-                        scanner.null()?;
-                        position
-                    }
-                    kind => return Err(wrong_type(at, &format!("{}.index", path()), "integer", kind)),
-                };
-                slot = Some(self.choice_slot(index));
-                continue;
-            }
-            match slot {
-                Some(slot) => self.add_choice_member(slot, &key, scanner, &path)?,
-                None => {
-                    let start = scanner.skip()?;
-                    waiting.push((key, start..scanner.position()));
-                }
-            }
-        }
-        let slot = slot.unwrap_or_else(|| self.choice_slot(position));
-        for (key, span) in waiting {
-            self.add_choice_member(slot, &key, &mut Scanner::resume(input, span.start), &path)?;
-        }
-        Ok(())
-    }
-
-    fn choice_slot(&mut self, index: i64) -> usize {
-        match self.choices.iter().position(|choice| choice.index == index) {
-            Some(found) => found,
-            None => {
-                self.choices.push(Choice {
-                    index,
-                    message: Message::default(),
-                    finish_reason: None,
-                    logprobs: Logprobs::default(),
-                    fields: Fields::new(),
-                });
-                self.choices.len() - 1
-            }
-        }
-    }
-
-    fn add_choice_member(
-        &mut self,
-        slot: usize,
-        key: &str,
-        scanner: &mut Scanner<'_>,
-        path: &dyn Fn() -> String,
-    ) -> Result<(), AccumulateError> {
-        let choice = &mut self.choices[slot];
-        match key {
-            // "message" in a chunk: some gateways send the whole message that way.
-            "delta" | "message" => merge_delta(&mut choice.message, scanner, &mut self.scratch, path),
-            "finish_reason" => {
-                // The last non-null, non-empty finish reason wins; it is never reset. (Most chunks carry
-                // a null one: that path allocates nothing.)
-                let reason = match scanner.peek()? {
-                    Kind::Null => {
-                        scanner.null()?;
-                        None
-                    }
-                    Kind::String => Some(str_of(&scanner.string()?)?).filter(|text| !text.is_empty()).map(|text| Value::Str(text.into_owned())),
-                    _ => Some(parse_value(scanner, &mut self.scratch)?),
-                };
-                match reason {
-                    Some(reason) => choice.finish_reason = Some(reason),
-                    None => {
-                        choice.finish_reason.get_or_insert(Value::Null);
-                    }
-                }
-                Ok(())
-            }
-            "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, &mut self.scratch),
-            _ => merge_member(&mut choice.fields, Cow::Borrowed(key), scanner, &mut self.scratch, Mode::Snapshot),
-        }
+        Ok(upstream_error)
     }
 
     /// The completion as compact JSON, members in the order of chatsse.types.ChatCompletion, then the
@@ -538,21 +868,21 @@ impl Accumulator {
                     out.push(']');
                 }
                 "usage" => {
-                    if let Some(usage) = &self.usage {
+                    if let Some(usage) = self.usage_value() {
                         comma.key(out, "usage");
                         write_value(out, usage);
                     }
                 }
                 name => {
                     let slot = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name);
-                    if let Some(text) = slot.and_then(|slot| self.first[slot].as_ref()) {
+                    if let Some(text) = slot.and_then(|slot| self.first[slot].as_ref().or(self.first_empty[slot].as_ref())) {
                         comma.key(out, name);
                         out.push_str(text);
                     }
                 }
             }
         }
-        for (key, value) in &self.fields {
+        for (key, value) in self.fields.iter() {
             comma.key(out, key);
             write_value(out, value);
         }
@@ -560,22 +890,222 @@ impl Accumulator {
     }
 }
 
+/// The member is stream-only padding (a string under one of PADDING_KEYS).
+fn is_padding(name: &str, scanner: &mut Scanner<'_>) -> Result<bool, JsonError> {
+    Ok(PADDING_KEYS.contains(&name) && scanner.peek()? == Kind::String)
+}
+
+/// The payload is an object with an `error` member (whatever its value).
+fn has_error_member(payload: &[u8], scratch: &mut Vec<u8>) -> bool {
+    let Ok(mut scanner) = Scanner::new(payload) else { return false };
+    if scanner.begin_object().is_err() {
+        return false;
+    }
+    let mut first = true;
+    while let Ok(Some(name)) = scanner.next_key(&mut first) {
+        if name.unescaped(scratch).is_ok_and(|name| name == b"error") {
+            return true;
+        }
+        if scanner.skip().is_err() {
+            return false;
+        }
+    }
+    false
+}
+
+/// The `usage` object inside the provider extension under `scanner` (already merged and checked as
+/// JSON), when it is one of the completion's type for usage.
+fn usage_inside(mut scanner: Scanner<'_>, scratch: &mut Vec<u8>) -> Option<Value> {
+    if scanner.peek().ok()? != Kind::Object {
+        return None;
+    }
+    scanner.begin_object().ok()?;
+    let mut first = true;
+    let mut usage = None;
+    while let Some(name) = scanner.next_key(&mut first).ok()? {
+        if name.raw == b"usage" && scanner.peek().ok()? == Kind::Object {
+            usage = Some(checked_json(&mut scanner, &schema::USAGE, scratch).ok()?);
+        } else {
+            scanner.skip().ok()?;
+        }
+    }
+    usage
+}
+
+/// A chunk's `choices`.
+fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
+    match scanner.peek()? {
+        Kind::Null => return Ok(scanner.null()?),
+        Kind::Array => {}
+        kind => return Err(mismatch(scanner.position(), &Ty::List(&Ty::Any), found(kind, None)).into()),
+    }
+    scanner.begin_array()?;
+    let mut first = true;
+    let mut position = 0;
+    while scanner.next_element(&mut first)? {
+        let element = path.index(position);
+        member(scanner, chunk, &element, |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
+        position += 1;
+    }
+    Ok(())
+}
+
+/// One choice of a chunk. Members are merged as they are read once the choice's `index` is
+/// known; those that come before it (Azure sorts keys: `delta` before `index`) wait for it. A
+/// `message` waits until the end of the choice, merged only when the choice has no `delta`.
+fn add_choice(
+    choices: &mut Vec<Choice>,
+    slots: &mut Option<HashMap<i64, usize>>,
+    scanner: &mut Scanner<'_>,
+    chunk: &mut Chunk,
+    position: i64,
+    path: &Path<'_>,
+) -> Merged {
+    let input = scanner.input();
+    let kind = scanner.peek()?;
+    if kind != Kind::Object {
+        return Err(mismatch(scanner.position(), &schema::CHOICE, found(kind, None)).into());
+    }
+    scanner.begin_object()?;
+    let mut slot = None;
+    let mut waiting: Vec<(Cow<'_, str>, Range<usize>)> = Vec::new();
+    let mut message = None;
+    let mut has_delta = false;
+    let mut first = true;
+    while let Some(key) = scanner.next_key(&mut first)? {
+        let key = str_of(&key)?;
+        if key == "index" {
+            let at = scanner.position();
+            let index = match scanner.peek()? {
+                Kind::Number => {
+                    let number = scanner.number()?;
+                    number.as_i64().ok_or_else(|| index_refusal(at, &number, path))?
+                }
+                Kind::Null => {
+                    scanner.null()?;
+                    position
+                }
+                kind => return Err(report(mismatch(at, &Ty::Int, found(kind, None)), &path.key("index")).into_failure()),
+            };
+            slot = Some(choice_slot(choices, slots, index));
+            continue;
+        }
+        has_delta |= key == "delta";
+        if key == "message" || slot.is_none() {
+            let start = scanner.skip()?;
+            let span = start..scanner.position();
+            if key == "message" {
+                message = Some(span);
+            } else {
+                waiting.push((key, span));
+            }
+            continue;
+        }
+        let member_path = path.key(&key);
+        let choice = &mut choices[slot.expect("checked above")];
+        member(scanner, chunk, &member_path, |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
+    }
+    let slot = slot.unwrap_or_else(|| choice_slot(choices, slots, position));
+    let choice = &mut choices[slot];
+    for (key, span) in waiting {
+        let member_path = path.key(&key);
+        let mut scanner = Scanner::resume(input, span.start);
+        member(&mut scanner, chunk, &member_path, |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
+    }
+    if let (Some(span), false) = (message, has_delta) {
+        let member_path = path.key("message");
+        let mut scanner = Scanner::resume(input, span.start);
+        member(&mut scanner, chunk, &member_path, |scanner, chunk| merge_delta(&mut choice.message, scanner, chunk, &member_path))?;
+    }
+    Ok(())
+}
+
+/// A choice index that is a number but no 64-bit integer.
+#[cold]
+fn index_refusal(at: usize, number: &crate::json::JsonNumber<'_>, path: &Path<'_>) -> Failure {
+    let message = if number.integer {
+        format!("choice index {} is out of range (a 64-bit integer is expected)", number.text)
+    } else {
+        format!("expected an integer, found {}", number.text)
+    };
+    Failure::PlacedMismatch(AccumulateError { offset: at, path: path.key("index").render(), message })
+}
+
+impl AccumulateError {
+    /// A type problem found where its full path is known: left out like any mismatch.
+    fn into_failure(self) -> Failure {
+        Failure::PlacedMismatch(self)
+    }
+}
+
+fn choice_slot(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, index: i64) -> usize {
+    let found = match slots {
+        Some(slots) => slots.get(&index).copied(),
+        None => choices.iter().position(|choice| choice.index == index),
+    };
+    if let Some(found) = found {
+        return found;
+    }
+    choices.push(Choice { index, message: Message::default(), finish_reason: None, logprobs: Logprobs::default(), fields: Fields::new() });
+    let at = choices.len() - 1;
+    match slots {
+        Some(slots) => {
+            slots.insert(index, at);
+        }
+        None if choices.len() > INDEXED_FROM => {
+            *slots = Some(choices.iter().enumerate().map(|(at, choice)| (choice.index, at)).collect());
+        }
+        None => {}
+    }
+    at
+}
+
+fn add_choice_member(choice: &mut Choice, key: &str, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
+    match key {
+        "delta" => merge_delta(&mut choice.message, scanner, chunk, path),
+        "finish_reason" => {
+            // The last non-null, non-empty finish reason wins; it is never reset. (Most chunks carry
+            // a null one: that path allocates nothing.)
+            let reason = match scanner.peek()? {
+                Kind::Null => {
+                    scanner.null()?;
+                    None
+                }
+                Kind::String => Some(str_of(&scanner.string()?)?).filter(|text| !text.is_empty()).map(|text| Value::Str(text.into_owned())),
+                kind => return Err(mismatch(scanner.position(), &Ty::Nullable(&Ty::Str), found(kind, None)).into()),
+            };
+            match reason {
+                Some(reason) => choice.finish_reason = Some(reason),
+                None => {
+                    choice.finish_reason.get_or_insert(Value::Null);
+                }
+            }
+            Ok(())
+        }
+        "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, chunk, path),
+        _ => merge_member(&mut choice.fields, Cow::Borrowed(key), scanner, &Ty::Any, chunk, Mode::Snapshot, path),
+    }
+}
+
 /// The `function.arguments` text of a tool call's members.
 fn function_arguments(fields: &Fields) -> Option<&str> {
-    match fields.iter().find(|(k, _)| k == "function").and_then(|(_, function)| function.field("arguments")) {
+    match fields.get("function").and_then(|function| function.field("arguments")) {
         Some(Value::Str(text)) => Some(text.as_str()),
         _ => None,
     }
 }
 
-/// Merges the value under the scanner into the member `key` of `fields` (added when new), by the
-/// rules of `merge`.
-fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
-    match fields.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, existing)) => merge_from(existing, &key, scanner, scratch, mode),
+/// Merges the value under the scanner, of type `ty`, into the member `key` of `fields` (added when
+/// new), by the rules of `merge`. A null where `ty` admits none is no value: nothing is added.
+fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_>, ty: &Ty, chunk: &mut Chunk, mode: Mode, path: &Path<'_>) -> Merged {
+    match fields.get_mut(&key) {
+        Some(existing) => merge_from(existing, &key, scanner, ty, chunk, mode, path),
         None => {
-            let value = if mode == Mode::Snapshot { snapshot_value(scanner, scratch)? } else { parse_value(scanner, scratch)? };
-            fields.push((key.into_owned(), value));
+            if scanner.peek()? == Kind::Null && !ty.nullable() {
+                return Ok(scanner.null()?);
+            }
+            let value = if mode == Mode::Snapshot { snapshot_value(scanner, ty, &mut chunk.scratch)? } else { parse_value(scanner, ty, &mut chunk.scratch)? };
+            fields.push(key.into_owned(), value);
             Ok(())
         }
     }
@@ -585,11 +1115,15 @@ fn merge_member(fields: &mut Fields, key: Cow<'_, str>, scanner: &mut Scanner<'_
 /// and an object merges member by member without a `Value` built first, so a tool-call fragment or a
 /// reasoning delta allocates nothing once its members exist. What does not merge in place (an array,
 /// a change of type) is parsed and handed to `merge`. A member repeated inside one object merges
-/// twice, as a repeated member of a delta always did.
-fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, mode: Mode) -> Result<(), AccumulateError> {
+/// twice, as a repeated member of a delta always did. The value is checked against `ty` on the way.
+fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty, chunk: &mut Chunk, mode: Mode, path: &Path<'_>) -> Merged {
     let kind = scanner.peek()?;
+    if !ty.admits(kind) && kind != Kind::Null {
+        return Err(wrong_kind(scanner, ty, kind).into());
+    }
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
-        let (text, compact) = value_text(scanner)?;
+        let start = check(scanner, ty, &mut chunk.scratch)?;
+        let (text, compact) = (scanner.text_since(start), !scanner.spaced());
         if compact && text == &**stored {
             // The same value again (providers repeat such members on every chunk): nothing changes.
             return Ok(());
@@ -599,8 +1133,8 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch:
             return Ok(());
         }
         // An object merges into the stored one: from now on it is a tree.
-        *target = parse_value(&mut Scanner::new(stored.as_bytes())?, scratch)?;
-        return merge_from(target, key, &mut Scanner::new(text.as_bytes())?, scratch, mode);
+        *target = parse_value(&mut Scanner::new(stored.as_bytes())?, ty, &mut chunk.scratch)?;
+        return merge_from(target, key, &mut Scanner::new(text.as_bytes())?, ty, chunk, mode, path);
     }
     match (target, kind) {
         (_, Kind::Null) => scanner.null()?,
@@ -612,48 +1146,71 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, scratch:
                 current.clear();
                 current.push_str(&text);
             } else if !SET_ONCE_KEYS.contains(&key) {
-                push_unescaped(current, &text, scratch)?;
+                push_unescaped(current, &text, &mut chunk.scratch)?;
+            } else {
+                check_string(&text, &mut chunk.scratch)?;
             }
         }
         (Value::Object(fields), Kind::Object) => {
             scanner.begin_object()?;
             let mut first = true;
             while let Some(name) = scanner.next_key(&mut first)? {
-                merge_member(fields, str_of(&name)?, scanner, scratch, mode)?;
+                let name = str_of(&name)?;
+                let member_ty = ty.member(&name);
+                let member_path = path.key(&name);
+                member(scanner, chunk, &member_path, |scanner, chunk| {
+                    merge_member(fields, name.clone(), scanner, &member_ty, chunk, mode, &member_path)
+                })?;
             }
         }
         (Value::Raw(current), Kind::Number | Kind::Bool) => {
-            let start = scanner.skip()?;
+            let start = scanner.position();
+            if kind == Kind::Number {
+                check_number(&scanner.number()?, ty)?;
+            } else {
+                scanner.boolean()?;
+            }
             let text = scanner.text_since(start);
             if **current != *text {
                 *current = text.into();
             }
         }
         // Outside deltas an object or array that does not merge into an object replaces the value.
-        (target, Kind::Object | Kind::Array) if mode == Mode::Snapshot => *target = json_text(scanner)?,
+        (target, Kind::Object | Kind::Array) if mode == Mode::Snapshot => *target = checked_json(scanner, ty, &mut chunk.scratch)?,
         (target, _) => {
-            let incoming = parse_value(scanner, scratch)?;
+            let incoming = parse_value(scanner, ty, &mut chunk.scratch)?;
             merge(target, incoming, key, mode);
         }
     }
     Ok(())
 }
 
+#[cold]
+fn wrong_kind(scanner: &mut Scanner<'_>, ty: &Ty, kind: Kind) -> Refusal {
+    let at = scanner.position();
+    if kind == Kind::Number {
+        if let Ok(number) = scanner.number() {
+            return mismatch(at, ty, found(kind, Some(&number)));
+        }
+    }
+    mismatch(at, ty, found(kind, None))
+}
+
 /// The value under the scanner as a member outside the deltas keeps it: objects and arrays as their
-/// compact JSON text (`Value::Json`), the rest parsed.
-fn snapshot_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value, AccumulateError> {
+/// compact JSON text (`Value::Json`), the rest parsed; checked against `ty`.
+fn snapshot_value(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<Value, Refusal> {
     match scanner.peek()? {
-        Kind::Object | Kind::Array => json_text(scanner),
-        _ => parse_value(scanner, scratch),
+        Kind::Object | Kind::Array => checked_json(scanner, ty, scratch),
+        _ => parse_value(scanner, ty, scratch),
     }
 }
 
 /// The next value's JSON text as it stands in the payload, and whether it is compact (no whitespace
-/// between its tokens, so that it can be copied as it is).
-fn value_text<'a>(scanner: &mut Scanner<'a>) -> Result<(&'a str, bool), AccumulateError> {
+/// between its tokens, so that it can be copied as it is); checked against `ty`.
+fn value_text<'a>(scanner: &mut Scanner<'a>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<(&'a str, bool), Refusal> {
     scanner.peek()?;
     scanner.spaced();
-    let start = scanner.skip()?;
+    let start = check(scanner, ty, scratch)?;
     Ok((scanner.text_since(start), !scanner.spaced()))
 }
 
@@ -668,9 +1225,9 @@ fn json_value(text: &str, compact: bool) -> Value {
     })
 }
 
-/// The object or array under the scanner as a kept `Value::Json`.
-fn json_text(scanner: &mut Scanner<'_>) -> Result<Value, AccumulateError> {
-    let (text, compact) = value_text(scanner)?;
+/// The value under the scanner, checked against `ty`, as a kept `Value::Json`.
+fn checked_json(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<Value, Refusal> {
+    let (text, compact) = value_text(scanner, ty, scratch)?;
     Ok(json_value(text, compact))
 }
 
@@ -678,69 +1235,71 @@ fn json_text(scanner: &mut Scanner<'_>) -> Result<Value, AccumulateError> {
 /// chat payloads never do). Inlined: out of line it was 22% of the merge's samples (perf on
 /// benches/core.rs).
 #[inline(always)]
-fn str_of<'a>(text: &crate::json::JsonStr<'a>) -> Result<Cow<'a, str>, AccumulateError> {
+fn str_of<'a>(text: &crate::json::JsonStr<'a>) -> Result<Cow<'a, str>, JsonError> {
     if !text.escaped {
         return Ok(Cow::Borrowed(text.raw_str()));
     }
     let mut unescaped = Vec::new();
     text.unescape_into(&mut unescaped)?;
     // Unescaping valid UTF-8 (checked by the scanner) yields valid UTF-8.
-    Ok(Cow::Owned(String::from_utf8(unescaped).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })?))
+    String::from_utf8(unescaped).map(Cow::Owned).map_err(|_| JsonError { offset: text.offset, kind: JsonErrorKind::InvalidUtf8 })
 }
 
-fn merge_delta(
-    message: &mut Message,
-    scanner: &mut Scanner<'_>,
-    scratch: &mut Vec<u8>,
-    path: &dyn Fn() -> String,
-) -> Result<(), AccumulateError> {
+fn merge_delta(message: &mut Message, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
     match scanner.peek()? {
         Kind::Null => return Ok(scanner.null()?),
         Kind::Object => {}
-        kind => return Err(wrong_type(scanner.position(), &format!("{}.delta", path()), "object", kind)),
+        kind => return Err(mismatch(scanner.position(), &schema::MESSAGE, found(kind, None)).into()),
     }
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
         let key = str_of(&key)?;
-        match &*key {
-            "content" => merge_content(&mut message.content, scanner, scratch, path)?,
-            "tool_calls" => match scanner.peek()? {
-                Kind::Null => {
-                    scanner.null()?;
-                    message.tool_calls.get_or_insert_with(Vec::new);
-                }
-                Kind::Array => {
-                    let calls = message.tool_calls.get_or_insert_with(Vec::new);
-                    scanner.begin_array()?;
-                    let mut first_call = true;
-                    while scanner.next_element(&mut first_call)? {
-                        match scanner.peek()? {
-                            Kind::Object => merge_tool_call(calls, scanner, scratch)?,
-                            Kind::Null => scanner.null()?,
-                            _ => return Err(AccumulateError {
-                                offset: scanner.position(),
-                                path: format!("{}.delta.tool_calls", path()),
-                                message: "expected a tool call object".to_owned(),
-                            }),
-                        }
-                    }
-                }
-                kind => return Err(wrong_type(scanner.position(), &format!("{}.delta.tool_calls", path()), "array or null", kind)),
-            },
-            "annotations" => merge_raw_list(&mut message.annotations, scanner)?,
-            _ => merge_member(&mut message.fields, key, scanner, scratch, Mode::Delta)?,
+        if is_padding(&key, scanner)? {
+            scanner.skip()?;
+            continue;
         }
+        let member_path = path.key(&key);
+        member(scanner, chunk, &member_path, |scanner, chunk| match &*key {
+            "content" => merge_content(&mut message.content, scanner, &mut chunk.scratch),
+            "tool_calls" => merge_tool_calls(&mut message.tool_calls, scanner, chunk, &member_path),
+            "annotations" => merge_raw_list(&mut message.annotations, scanner, &schema::ANNOTATION, &mut chunk.scratch),
+            _ => {
+                let ty = schema::MESSAGE.member(&key);
+                merge_member(&mut message.fields, key.clone(), scanner, &ty, chunk, Mode::Delta, &member_path)
+            }
+        })?;
     }
     Ok(())
 }
 
-fn merge_content(
-    content: &mut Content,
-    scanner: &mut Scanner<'_>,
-    scratch: &mut Vec<u8>,
-    path: &dyn Fn() -> String,
-) -> Result<(), AccumulateError> {
+fn merge_tool_calls(tool_calls: &mut Option<ToolCalls>, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
+    match scanner.peek()? {
+        Kind::Null => {
+            scanner.null()?;
+            tool_calls.get_or_insert_with(ToolCalls::default);
+        }
+        Kind::Array => {
+            let calls = tool_calls.get_or_insert_with(ToolCalls::default);
+            scanner.begin_array()?;
+            let mut first_call = true;
+            let mut at = 0;
+            while scanner.next_element(&mut first_call)? {
+                let element = path.index(at);
+                member(scanner, chunk, &element, |scanner, chunk| match scanner.peek()? {
+                    Kind::Object => merge_tool_call(calls, scanner, chunk, &element),
+                    Kind::Null => Ok(scanner.null()?),
+                    kind => Err(mismatch(scanner.position(), &schema::TOOL_CALL, found(kind, None)).into()),
+                })?;
+                at += 1;
+            }
+        }
+        kind => return Err(mismatch(scanner.position(), &Ty::Nullable(&Ty::List(&schema::TOOL_CALL)), found(kind, None)).into()),
+    }
+    Ok(())
+}
+
+fn merge_content(content: &mut Content, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Merged {
     match scanner.peek()? {
         Kind::String => {
             let text = scanner.string()?;
@@ -765,7 +1324,7 @@ fn merge_content(
             }
         }
         Kind::Array => {
-            let Value::Array(incoming) = parse_value(scanner, scratch)? else { unreachable!("an array parses as an array") };
+            let Value::Array(incoming) = parse_value(scanner, &Ty::List(&Ty::Any), scratch)? else { unreachable!("an array parses as an array") };
             let parts = match std::mem::take(content) {
                 Content::Parts(parts) => parts,
                 // No text is ever lost: what came as a string becomes the first text part.
@@ -773,22 +1332,22 @@ fn merge_content(
                 _ => Vec::new(),
             };
             let mut parts = parts;
-            merge_parts(&mut parts, incoming);
+            merge_parts(&mut parts, incoming.values);
             *content = Content::Parts(parts);
         }
-        kind => return Err(wrong_type(scanner.position(), &format!("{}.delta.content", path()), "string, array or null", kind)),
+        kind => return Err(mismatch(scanner.position(), &Ty::Content, found(kind, None)).into()),
     }
     Ok(())
 }
 
 fn text_part(text: String) -> Value {
-    Value::Object(vec![("type".to_owned(), Value::Str("text".to_owned())), ("text".to_owned(), Value::Str(text))])
+    Value::Object([("type".to_owned(), Value::Str("text".to_owned())), ("text".to_owned(), Value::Str(text))].into_iter().collect())
 }
 
 fn push_text_part(parts: &mut Vec<Value>, text: String) {
     if let Some(Value::Object(last)) = parts.last_mut() {
-        if last.iter().any(|(k, v)| k == "type" && *v == Value::Str("text".to_owned())) {
-            merge_fields(last, vec![("text".to_owned(), Value::Str(text))], Mode::Delta);
+        if last.get("type").is_some_and(|kind| *kind == Value::Str("text".to_owned())) {
+            merge_fields(last, [("text".to_owned(), Value::Str(text))].into_iter().collect(), Mode::Delta);
             return;
         }
     }
@@ -812,10 +1371,14 @@ fn merge_parts(parts: &mut Vec<Value>, incoming: Vec<Value>) {
         }
         let (Some(Value::Object(last)), Value::Object(fields)) = (parts.last_mut(), part) else { unreachable!("checked above") };
         for (key, value) in fields {
-            match (last.iter_mut().find(|(k, _)| *k == key), value) {
-                (Some((_, Value::Array(nested))), Value::Array(items)) => merge_parts(nested, items),
-                (Some((_, existing)), value) => merge(existing, value, &key, Mode::Delta),
-                (None, value) => last.push((key, value)),
+            match (last.get_mut(&key), value) {
+                (Some(Value::Array(nested)), Value::Array(items)) => {
+                    let mut values = std::mem::take(&mut nested.values);
+                    merge_parts(&mut values, items.values);
+                    *nested = Items::from_values(values);
+                }
+                (Some(existing), value) => merge(existing, value, &key, Mode::Delta),
+                (None, value) => last.push(key, value),
             }
         }
     }
@@ -823,69 +1386,90 @@ fn merge_parts(parts: &mut Vec<Value>, incoming: Vec<Value>) {
 
 /// One element of a delta's `tool_calls` (the scanner is at its `{`), merged into the call it
 /// continues. Two passes over the fragment: the first finds `index` and `id`, which may follow the
-/// other members (Azure sorts keys), the second merges every member in place.
-fn merge_tool_call(calls: &mut Vec<ToolCall>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+/// other members (Azure sorts keys), the second merges every member in place. An `index` that is
+/// not a 64-bit integer (`"0"`, `1.0`) leaves the fragment out: taking it as index-less could merge
+/// two calls into one.
+fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
     let start = scanner.position();
     let (mut index, mut id) = (None, None);
     scanner.begin_object()?;
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
-        match (&*str_of(&key)?, scanner.peek()?) {
-            ("index", Kind::Number) => index = scanner.number()?.as_i64(),
+        let key = str_of(&key)?;
+        match (&*key, scanner.peek()?) {
+            ("index", Kind::Null) => scanner.null()?,
+            ("index", kind) => {
+                let at = scanner.position();
+                let number = if kind == Kind::Number { Some(scanner.number()?) } else { None };
+                match number.as_ref().and_then(|number| number.as_i64()) {
+                    Some(value) => index = Some(value),
+                    None => {
+                        let found = number.map_or_else(|| found(kind, None).to_owned(), |number| number.text.to_owned());
+                        let message = format!("a tool call's index must be a 64-bit integer, found {found}");
+                        return Err(Failure::PlacedMismatch(AccumulateError { offset: at, path: path.key("index").render(), message }));
+                    }
+                }
+            }
             ("id", Kind::String) => id = Some(str_of(&scanner.string()?)?).filter(|id| !id.is_empty()),
             _ => {
-                scanner.skip()?;
+                scanner.skip().map_err(|error| Failure::Placed(report(error.into(), &path.key(&key))))?;
             }
         }
     }
     let found = match (index, &id) {
-        (Some(index), id) => calls.iter().rposition(|call| call.index == Some(index)).filter(|&at| {
+        (Some(index), id) => calls.latest_with_index(index).filter(|&at| {
             // Two calls sharing an index happens (copilot-claude): a new id there starts a new call.
-            !matches!(id, Some(id) if !calls[at].id.is_empty() && calls[at].id != *id)
+            !matches!(id, Some(id) if !calls.calls[at].id.is_empty() && calls.calls[at].id != *id)
         }),
-        (None, Some(id)) => calls.iter().rposition(|call| call.id == *id),
-        (None, None) => calls.len().checked_sub(1),
+        (None, Some(id)) => calls.latest_with_id(id),
+        (None, None) => calls.calls.len().checked_sub(1),
     };
-    let at = found.unwrap_or_else(|| {
-        calls.push(ToolCall { index, ..ToolCall::default() });
-        calls.len() - 1
-    });
-    let call = &mut calls[at];
-    if let (Some(id), true) = (id, call.id.is_empty()) {
-        call.id = id.into_owned();
+    let at = found.unwrap_or_else(|| calls.push(ToolCall { index, ..ToolCall::default() }));
+    if let (Some(id), true) = (id, calls.calls[at].id.is_empty()) {
+        calls.set_id(at, id.into_owned());
     }
+    let call = &mut calls.calls[at];
     let mut fragment = Scanner::resume(scanner.input(), start);
     fragment.begin_object()?;
     let mut first = true;
     while let Some(key) = fragment.next_key(&mut first)? {
-        merge_member(&mut call.fields, str_of(&key)?, &mut fragment, scratch, Mode::Delta)?;
+        let key = str_of(&key)?;
+        let ty = schema::TOOL_CALL.member(&key);
+        let member_path = path.key(&key);
+        member(&mut fragment, chunk, &member_path, |fragment, chunk| {
+            merge_member(&mut call.fields, key.clone(), fragment, &ty, chunk, Mode::Delta, &member_path)
+        })?;
     }
     Ok(())
 }
 
-fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>) -> Result<(), AccumulateError> {
+/// A list that extends (logprobs, annotations), its elements checked against `item` and kept as text.
+fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>, item: &'static Ty, scratch: &mut Vec<u8>) -> Merged {
     match scanner.peek()? {
         Kind::Null => {
             scanner.null()?;
             list.saw_null();
         }
         Kind::Array => {
+            // Checked whole before anything is kept: a bad element leaves the list as it was.
+            let start = check(&mut Scanner::at(scanner), &Ty::List(item), scratch)?;
+            debug_assert_eq!(start, scanner.position());
             scanner.begin_array()?;
             let mut first = true;
             while scanner.next_element(&mut first)? {
-                let (text, compact) = value_text(scanner)?;
+                let (text, compact) = value_text(scanner, &Ty::Any, scratch)?;
                 list.extend(text, compact);
             }
             if matches!(list, RawList::Absent | RawList::Null) {
                 *list = RawList::Items(String::new());
             }
         }
-        kind => return Err(wrong_type(scanner.position(), "$.choices[].logprobs", "array or null", kind)),
+        kind => return Err(mismatch(scanner.position(), &Ty::List(item), found(kind, None)).into()),
     }
     Ok(())
 }
 
-fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
     match scanner.peek()? {
         Kind::Null => {
             scanner.null()?;
@@ -896,7 +1480,7 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &
             return Ok(());
         }
         Kind::Object => {}
-        kind => return Err(wrong_type(scanner.position(), "$.choices[].logprobs", "object or null", kind)),
+        kind => return Err(mismatch(scanner.position(), &schema::LOGPROBS, found(kind, None)).into()),
     }
     logprobs.seen = true;
     logprobs.null_only = false;
@@ -904,16 +1488,17 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, scratch: &
     let mut first = true;
     while let Some(key) = scanner.next_key(&mut first)? {
         let key = str_of(&key)?;
-        match &*key {
-            "content" => merge_raw_list(&mut logprobs.content, scanner)?,
-            "refusal" => merge_raw_list(&mut logprobs.refusal, scanner)?,
-            _ => merge_member(&mut logprobs.fields, key, scanner, scratch, Mode::Snapshot)?,
-        }
+        let member_path = path.key(&key);
+        member(scanner, chunk, &member_path, |scanner, chunk| match &*key {
+            "content" => merge_raw_list(&mut logprobs.content, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
+            "refusal" => merge_raw_list(&mut logprobs.refusal, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
+            _ => merge_member(&mut logprobs.fields, key.clone(), scanner, &Ty::Any, chunk, Mode::Snapshot, &member_path),
+        })?;
     }
     Ok(())
 }
 
-fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), AccumulateError> {
+fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), JsonError> {
     if !text.escaped {
         target.push_str(text.raw_str());
         return Ok(());
@@ -923,16 +1508,25 @@ fn push_unescaped(target: &mut String, text: &crate::json::JsonStr<'_>, scratch:
     Ok(())
 }
 
-/// Reads any value into an owned `Value`.
-fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value, AccumulateError> {
-    Ok(match scanner.peek()? {
+/// Reads a value of type `ty` into an owned `Value`. In objects of a declared type, a null member
+/// whose type admits none is left out (it would not build, and null never sets a value).
+fn parse_value(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<Value, Refusal> {
+    let kind = scanner.peek()?;
+    if !ty.admits(kind) {
+        return Err(wrong_kind(scanner, ty, kind));
+    }
+    Ok(match kind {
         Kind::String => {
             let text = scanner.string()?;
             let mut value = String::new();
             push_unescaped(&mut value, &text, scratch)?;
             Value::Str(value)
         }
-        Kind::Number => Value::Raw(scanner.number()?.text.into()),
+        Kind::Number => {
+            let number = scanner.number()?;
+            check_number(&number, ty)?;
+            Value::Raw(number.text.into())
+        }
         Kind::Bool => Value::Raw(if scanner.boolean()? { "true" } else { "false" }.into()),
         Kind::Null => {
             scanner.null()?;
@@ -940,12 +1534,14 @@ fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value
         }
         Kind::Array => {
             scanner.begin_array()?;
+            let item = ty.item();
             let mut items = Vec::new();
             let mut first = true;
             while scanner.next_element(&mut first)? {
-                items.push(parse_value(scanner, scratch)?);
+                let at = items.len();
+                items.push(parse_value(scanner, &item, scratch).map_err(|refusal| refusal.inside(|| format!("[{at}]")))?);
             }
-            Value::Array(items)
+            Value::Array(Items::from_values(items))
         }
         Kind::Object => {
             scanner.begin_object()?;
@@ -953,12 +1549,14 @@ fn parse_value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<Value
             let mut first = true;
             while let Some(key) = scanner.next_key(&mut first)? {
                 let key = str_of(&key)?.into_owned();
-                let value = parse_value(scanner, scratch)?;
-                // Duplicate keys: the last one wins, as in msgspec and json.loads.
-                match fields.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, existing)) => *existing = value,
-                    None => fields.push((key, value)),
+                let member = ty.member(&key);
+                if scanner.peek()? == Kind::Null && !member.nullable() {
+                    scanner.null()?;
+                    continue;
                 }
+                let value = parse_value(scanner, &member, scratch).map_err(|refusal| refusal.inside(|| format!(".{key}")))?;
+                // Duplicate keys: the last one wins, as in msgspec and json.loads.
+                fields.set(&key, value);
             }
             Value::Object(fields)
         }
@@ -995,7 +1593,7 @@ fn write_choice(out: &mut String, choice: &Choice) {
         Some(reason) => write_value(out, reason),
         None => out.push_str("null"),
     }
-    for (key, value) in &choice.fields {
+    for (key, value) in choice.fields.iter() {
         comma.key(out, key);
         write_value(out, value);
     }
@@ -1009,8 +1607,8 @@ fn write_message(out: &mut String, message: &Message) {
         match *key {
             "role" => {
                 comma.key(out, "role");
-                match message.fields.iter().find(|(k, _)| k == "role") {
-                    Some((_, role)) if !role.is_null() => write_value(out, role),
+                match message.fields.get("role") {
+                    Some(role) if !role.is_null() => write_value(out, role),
                     _ => out.push_str("\"assistant\""),
                 }
             }
@@ -1019,18 +1617,18 @@ fn write_message(out: &mut String, message: &Message) {
                 match &message.content {
                     Content::Absent | Content::Null => out.push_str("null"),
                     Content::Text(text) => write_str(out, text),
-                    Content::Parts(parts) => write_value(out, &Value::Array(parts.clone())),
+                    Content::Parts(parts) => write_items(out, parts),
                 }
             }
             "tool_calls" => {
                 if let Some(calls) = &message.tool_calls {
                     comma.key(out, "tool_calls");
-                    if calls.is_empty() {
+                    if calls.calls.is_empty() {
                         out.push_str("null");
                     } else {
                         // By index, as a non-streamed message lists them; calls sharing an index (or
                         // without one) keep their order of arrival.
-                        let mut calls: Vec<&ToolCall> = calls.iter().collect();
+                        let mut calls: Vec<&ToolCall> = calls.calls.iter().collect();
                         calls.sort_by_key(|call| call.index.unwrap_or(i64::MAX));
                         out.push('[');
                         for (n, call) in calls.into_iter().enumerate() {
@@ -1045,7 +1643,7 @@ fn write_message(out: &mut String, message: &Message) {
             }
             "annotations" => write_raw_list(out, &mut comma, "annotations", &message.annotations),
             name => {
-                if let Some((_, value)) = message.fields.iter().find(|(k, _)| k == name) {
+                if let Some(value) = message.fields.get(name) {
                     comma.key(out, name);
                     write_value(out, value);
                 }
@@ -1059,7 +1657,7 @@ fn write_message(out: &mut String, message: &Message) {
 /// The members of `fields` not in `declared`, in arrival order, less `index`: in a stream it places a
 /// delta (GLM) or a tool-call fragment; the non-streamed message and tool call have none.
 fn write_undeclared(out: &mut String, comma: &mut Comma, fields: &Fields, declared: &[&str]) {
-    for (key, value) in fields {
+    for (key, value) in fields.iter() {
         if !declared.contains(&key.as_str()) && key != "index" {
             comma.key(out, key);
             write_value(out, value);
@@ -1071,14 +1669,14 @@ fn write_tool_call(out: &mut String, call: &ToolCall) {
     out.push('{');
     let mut comma = Comma::default();
     for key in TOOL_CALL_ORDER {
-        match call.fields.iter().find(|(k, _)| k == key) {
-            Some((_, value)) => {
+        match call.fields.get(key) {
+            Some(value) => {
                 comma.key(out, key);
                 write_value(out, value);
             }
             // Providers that omit `type` (Mistral) still get the shape a non-streamed response has.
             None if *key == "type" => {
-                let kind = if call.fields.iter().any(|(k, _)| k == "custom") { "custom" } else { "function" };
+                let kind = if call.fields.get("custom").is_some() { "custom" } else { "function" };
                 comma.key(out, "type");
                 write_str(out, kind);
             }
@@ -1098,7 +1696,7 @@ fn write_logprobs(out: &mut String, logprobs: &Logprobs) {
     let mut comma = Comma::default();
     write_raw_list(out, &mut comma, "content", &logprobs.content);
     write_raw_list(out, &mut comma, "refusal", &logprobs.refusal);
-    for (key, value) in &logprobs.fields {
+    for (key, value) in logprobs.fields.iter() {
         comma.key(out, key);
         write_value(out, value);
     }
@@ -1121,25 +1719,27 @@ fn write_raw_list(out: &mut String, comma: &mut Comma, key: &str, list: &RawList
     }
 }
 
+fn write_items(out: &mut String, items: &[Value]) {
+    out.push('[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_value(out, item);
+    }
+    out.push(']');
+}
+
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Raw(text) | Value::Json(text) => out.push_str(text),
         Value::Str(text) => write_str(out, text),
-        Value::Array(items) => {
-            out.push('[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_items(out, &items.values),
         Value::Object(fields) => {
             out.push('{');
             let mut comma = Comma::default();
-            for (key, value) in fields {
+            for (key, value) in fields.iter() {
                 comma.key(out, key);
                 write_value(out, value);
             }

@@ -16,6 +16,10 @@ use std::ops::Range;
 
 use memchr::{memchr, memchr2};
 
+/// What the framer keeps per `data` line after the first (where it starts, for error offsets): counted
+/// in an event's size, so that an event of many short or empty `data` lines stays within the limit.
+const LINE_START_SIZE: usize = std::mem::size_of::<(usize, u64)>();
+
 /// The UTF-8 byte order mark; the spec's decoder drops one at the very start of the stream.
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -158,8 +162,9 @@ impl Default for EventStreamDecoder {
 }
 
 impl EventStreamDecoder {
-    /// A decoder that fails once a line, or one event's data, exceeds `max_event_size` bytes.
-    /// What it buffers is bounded by a small multiple of that limit.
+    /// A decoder that fails once a line, or one event's data, exceeds `max_event_size` bytes (an event's
+    /// size counts LINE_START_SIZE bytes for each data line after the first). What it buffers is
+    /// bounded by a small multiple of that limit.
     pub fn new(max_event_size: usize) -> Self {
         Self {
             max_event_size,
@@ -396,7 +401,7 @@ impl EventStreamDecoder {
                 }
             }
             DataBuffer::InInput(range) => {
-                if range.len() + 1 + value.len() > self.max_event_size {
+                if range.len() + 1 + value.len() + LINE_START_SIZE > self.max_event_size {
                     return Err(self.event_too_large());
                 }
                 self.data.clear();
@@ -407,7 +412,7 @@ impl EventStreamDecoder {
                 self.data_buffer = DataBuffer::Owned;
             }
             DataBuffer::Owned => {
-                if self.data.len() + 1 + value.len() > self.max_event_size {
+                if self.data.len() + 1 + value.len() + (self.data_line_starts.len() + 1) * LINE_START_SIZE > self.max_event_size {
                     return Err(self.event_too_large());
                 }
                 self.data.push(b'\n');
@@ -469,6 +474,7 @@ impl EventStreamDecoder {
     fn release_buffers(&mut self) {
         self.line = Vec::new();
         self.data = Vec::new();
+        self.data_line_starts = Vec::new();
         self.event_type = Vec::new();
         self.data_buffer = DataBuffer::Empty;
     }

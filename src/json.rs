@@ -12,6 +12,10 @@ use std::fmt;
 /// Nesting deeper than this is refused, so that recursive consumers cannot overflow the stack.
 pub const MAX_DEPTH: u32 = 256;
 
+/// CPython refuses to turn a decimal text of more digits than this into an int (the default of
+/// `sys.get_int_max_str_digits()`): such an integer is valid JSON that no Python value is made of.
+pub const MAX_INT_DIGITS: usize = 4300;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
     /// Byte offset into the scanned input where the problem is.
@@ -30,6 +34,8 @@ pub enum JsonErrorKind {
     ControlCharacterInString,
     InvalidNumber,
     NumberOutOfRange,
+    /// An integer of more than MAX_INT_DIGITS digits (how many it has).
+    IntegerTooLong { digits: usize },
     TooDeep,
     TrailingCharacters,
 }
@@ -53,6 +59,9 @@ impl fmt::Display for JsonErrorKind {
             JsonErrorKind::ControlCharacterInString => write!(f, "unescaped control character in string"),
             JsonErrorKind::InvalidNumber => write!(f, "invalid number"),
             JsonErrorKind::NumberOutOfRange => write!(f, "number out of range for a float"),
+            JsonErrorKind::IntegerTooLong { digits } => {
+                write!(f, "integer of {digits} digits (a Python int is made of at most {MAX_INT_DIGITS})")
+            }
             JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
             JsonErrorKind::TrailingCharacters => write!(f, "trailing characters after the JSON value"),
         }
@@ -243,6 +252,21 @@ impl JsonNumber<'_> {
             Ok(value) if value.is_finite() => Ok(value),
             _ => Err(JsonError { offset: self.offset, kind: JsonErrorKind::NumberOutOfRange }),
         }
+    }
+}
+
+impl JsonNumber<'_> {
+    /// The number fits the Python value it becomes: an integer of at most MAX_INT_DIGITS digits, a
+    /// float finite as an f64 (`1e400` is valid JSON, but no float).
+    pub fn check_holdable(&self) -> Result<(), JsonError> {
+        if self.integer {
+            let digits = self.text.len() - usize::from(self.text.starts_with('-'));
+            if digits > MAX_INT_DIGITS {
+                return Err(JsonError { offset: self.offset, kind: JsonErrorKind::IntegerTooLong { digits } });
+            }
+            return Ok(());
+        }
+        self.as_f64().map(drop)
     }
 }
 
@@ -595,6 +619,18 @@ impl<'a> Scanner<'a> {
     /// recursive form was two thirds of feeding a logprobs stream (docs/decisions.md §8). The errors
     /// are those of the pull methods, at the same offsets.
     pub fn skip(&mut self) -> Result<usize, JsonError> {
+        self.skip_values::<false>(&mut Vec::new())
+    }
+
+    /// `skip`, also checking that every string's escapes stand for Unicode text (no lone surrogate)
+    /// and every number fits a Python value (`JsonNumber::check_holdable`): for values kept as text
+    /// that will be built later, which must not fail then. `scratch` receives unescaped strings.
+    pub fn skip_checked(&mut self, scratch: &mut Vec<u8>) -> Result<usize, JsonError> {
+        self.skip_values::<true>(scratch)
+    }
+
+    #[inline(always)]
+    fn skip_values<const CHECK: bool>(&mut self, scratch: &mut Vec<u8>) -> Result<usize, JsonError> {
         const WORDS: usize = (MAX_DEPTH as usize).div_ceil(64);
         self.skip_whitespace();
         let start = self.pos;
@@ -607,10 +643,17 @@ impl<'a> Scanner<'a> {
             self.skip_whitespace();
             match self.input.get(self.pos) {
                 Some(b'"') => {
-                    self.string()?;
+                    let text = self.string()?;
+                    if CHECK && text.escaped {
+                        text.unescaped(scratch)?;
+                    }
                 }
                 Some(b'-' | b'0'..=b'9') => {
-                    self.number_end()?;
+                    if CHECK {
+                        self.number()?.check_holdable()?;
+                    } else {
+                        self.number_end()?;
+                    }
                 }
                 Some(b'{') => {
                     self.enter()?;
@@ -618,7 +661,10 @@ impl<'a> Scanner<'a> {
                     objects[level as usize / 64] |= 1 << (level % 64);
                     self.skip_whitespace();
                     if self.input.get(self.pos) != Some(&b'}') {
-                        self.member_name()?;
+                        let name = self.member_name()?;
+                        if CHECK && name.escaped {
+                            name.unescaped(scratch)?;
+                        }
                         continue;
                     }
                     self.pos += 1;
@@ -652,7 +698,10 @@ impl<'a> Scanner<'a> {
                         self.pos += 1;
                         if in_object {
                             self.skip_whitespace();
-                            self.member_name()?;
+                            let name = self.member_name()?;
+                            if CHECK && name.escaped {
+                                name.unescaped(scratch)?;
+                            }
                         }
                         break;
                     }

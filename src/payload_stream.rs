@@ -95,27 +95,37 @@ pub struct PayloadStream {
     format: Format,
     /// The format asked for (`Auto` to detect).
     requested: Format,
-    /// The start of the body (a BOM, blank space) has been dealt with.
-    started: bool,
     events: EventStreamDecoder,
     lines: JsonLinesSplitter,
-    /// Bytes held while the format is undecided (a BOM and blank space at most).
-    undecided: Vec<u8>,
+    /// Before a JSON-lines body is past its start: how many bytes of a BOM the line splitter has been
+    /// spared so far (the SSE framer deals with a BOM itself). None once the start is past.
+    bom: Option<usize>,
+    /// While the format is undecided, each framer gets the blank start as it comes (nothing is held
+    /// here, so detection is linear and bounded by the framers' own limits). One whose limit the
+    /// blank start exceeded (a run of CRs is one long line to the JSON-lines splitter) has failed:
+    /// its error is raised if the format turns out to be its own.
+    sse_failed: Option<FrameError>,
+    lines_failed: Option<FrameError>,
+    /// The start of the body failed (both framers, or the chosen one): every later call says so.
+    failed: Option<FrameError>,
     done: bool,
     closed: bool,
     offset: u64,
 }
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 impl PayloadStream {
     pub fn new(format: Format, max_event_size: usize) -> Self {
         PayloadStream {
-            // The SSE framer deals with a BOM itself: an SSE body needs no look at its start.
             format: if format == Format::Sse { Format::Sse } else { Format::Auto },
             requested: format,
-            started: format == Format::Sse,
             events: EventStreamDecoder::new(max_event_size),
             lines: JsonLinesSplitter::new(max_event_size),
-            undecided: Vec::new(),
+            bom: (format != Format::Sse).then_some(0),
+            sse_failed: None,
+            lines_failed: None,
+            failed: None,
             done: false,
             closed: false,
             offset: 0,
@@ -149,8 +159,11 @@ impl PayloadStream {
         if self.closed {
             return Err(StreamError::Frame(FrameError::Closed));
         }
-        let result = if !self.started {
-            self.feed_undecided(input, &mut on_payload)
+        if let Some(error) = &self.failed {
+            return Err(StreamError::Frame(error.clone()));
+        }
+        let result = if self.format == Format::Auto || self.bom.is_some() {
+            self.feed_start(input, &mut on_payload)
         } else {
             self.feed_framed(input, &mut on_payload)
         };
@@ -158,37 +171,107 @@ impl PayloadStream {
         result
     }
 
-    fn feed_undecided<E>(
+    /// The start of a body whose format is not decided yet (or a JSON-lines body still in its BOM).
+    fn feed_start<E>(
         &mut self,
         input: &[u8],
         on_payload: &mut impl FnMut(Payload<'_>) -> Result<(), E>,
     ) -> Result<(), StreamError<E>> {
-        self.undecided.extend_from_slice(input);
-        const BOM: &[u8] = b"\xEF\xBB\xBF";
-        if self.undecided.len() < BOM.len() && BOM.starts_with(&self.undecided) {
-            return Ok(()); // maybe the start of a BOM: wait for more
-        }
-        let body = self.undecided.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&self.undecided);
-        let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
-            if self.undecided.len() > self.max_event_size() {
-                let limit = self.max_event_size();
-                return Err(StreamError::Frame(FrameError::LineTooLong { limit, line_start: 0 }));
+        // The BOM, for the line splitter: its bytes are skipped, or, when they turn out to be no BOM,
+        // handed over as data.
+        let mut rest = input;
+        let mut not_a_bom: &[u8] = &[];
+        if let Some(mut matched) = self.bom {
+            while matched < BOM.len() && !rest.is_empty() && rest[0] == BOM[matched] {
+                matched += 1;
+                rest = &rest[1..];
             }
-            return Ok(());
-        };
-        self.format = match self.requested {
-            Format::Auto if *first == b'{' => Format::JsonLines,
-            Format::Auto => Format::Sse,
-            requested => requested,
-        };
-        self.started = true;
-        let held = std::mem::take(&mut self.undecided);
-        if self.format == Format::JsonLines && held.starts_with(BOM) {
-            // The SSE framer drops a BOM itself; the line splitter is told to step over it.
-            self.lines.skip_bytes(BOM.len());
-            return self.feed_framed(&held[BOM.len()..], on_payload);
+            if matched == BOM.len() {
+                self.lines.skip_bytes(BOM.len());
+                self.bom = None;
+            } else if rest.is_empty() {
+                self.bom = Some(matched);
+                if self.requested == Format::Auto {
+                    self.feed_both_blank(input, &[], on_payload)?;
+                }
+                return Ok(());
+            } else {
+                not_a_bom = &BOM[..matched];
+                self.bom = None;
+            }
         }
-        self.feed_framed(&held, on_payload)
+        if self.requested == Format::JsonLines {
+            self.format = Format::JsonLines;
+            if !not_a_bom.is_empty() {
+                self.feed_framed(not_a_bom, on_payload)?;
+            }
+            return self.feed_framed(rest, on_payload);
+        }
+        // Auto: the first byte that is not blank space decides (`{`: JSON lines). The bytes of a BOM
+        // that was not one are not blank: SSE.
+        let first = if not_a_bom.is_empty() { rest.iter().position(|byte| !byte.is_ascii_whitespace()) } else { Some(0) };
+        let Some(first) = first else {
+            return self.feed_both_blank(input, rest, on_payload);
+        };
+        let json_lines = not_a_bom.is_empty() && rest[first] == b'{';
+        self.format = if json_lines { Format::JsonLines } else { Format::Sse };
+        // The framer not chosen is dropped (with what it held); the chosen one may have failed on the
+        // blank start already.
+        if json_lines {
+            self.events = EventStreamDecoder::new(self.max_event_size());
+            if let Some(error) = self.lines_failed.take() {
+                return Err(self.fail(error));
+            }
+            self.feed_framed(rest, on_payload)
+        } else {
+            self.lines = JsonLinesSplitter::new(self.max_event_size());
+            if let Some(error) = self.sse_failed.take() {
+                return Err(self.fail(error));
+            }
+            self.feed_framed(input, on_payload)
+        }
+    }
+
+    /// Blank space (and BOM bytes) while the format is undecided: the SSE framer gets `input` as it
+    /// is, the line splitter `after_bom`. Fails once both framers have.
+    fn feed_both_blank<E>(
+        &mut self,
+        input: &[u8],
+        after_bom: &[u8],
+        on_payload: &mut impl FnMut(Payload<'_>) -> Result<(), E>,
+    ) -> Result<(), StreamError<E>> {
+        let done = &mut self.done;
+        if self.sse_failed.is_none() {
+            // Blank lines dispatch nothing: no payload can come of these bytes.
+            if let Err(error) = self.events.feed(input, |_| {}) {
+                self.sse_failed = Some(error);
+            }
+        }
+        if self.lines_failed.is_none() {
+            let result = self.lines.feed(after_bom, |line, offset| {
+                deliver(Payload { bytes: line, offset, error_event: false, unterminated: false, line_starts: &[] }, done, on_payload)
+            });
+            match result {
+                Ok(()) => {}
+                Err(LinesError::Frame(error)) => self.lines_failed = Some(error),
+                Err(LinesError::Line(error)) => return Err(StreamError::Payload(error)),
+            }
+        }
+        match (&self.sse_failed, &self.lines_failed) {
+            (Some(error), Some(_)) => {
+                let error = error.clone();
+                Err(self.fail(error))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    #[cold]
+    fn fail<E>(&mut self, error: FrameError) -> StreamError<E> {
+        self.failed = Some(error.clone());
+        self.events = EventStreamDecoder::new(self.max_event_size());
+        self.lines = JsonLinesSplitter::new(self.max_event_size());
+        StreamError::Frame(error)
     }
 
     fn feed_framed<E>(
@@ -230,10 +313,13 @@ impl PayloadStream {
             return Ok(());
         }
         self.closed = true;
+        if let Some(error) = self.failed.take() {
+            return Err(StreamError::Frame(error));
+        }
         let format = self.format();
         let done = &mut self.done;
         match format {
-            Format::Auto => Ok(()), // nothing but blank space arrived
+            Format::Auto => Ok(()), // nothing but blank space arrived (a BOM at most)
             Format::JsonLines => match self.lines.finish() {
                 Some((line, offset)) => {
                     let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true, line_starts: &[] };
@@ -359,5 +445,58 @@ mod tests {
         let mut stream = PayloadStream::new(Format::Sse, 64);
         stream.finish(|_| Ok::<(), ()>(())).unwrap();
         assert!(matches!(stream.feed(b"data: x\n\n", |_| Ok::<(), ()>(())), Err(StreamError::Frame(FrameError::Closed))));
+    }
+
+    /// Every payload, or the error, of `body` cut into pieces of `size` (0: whole) with a 1 KiB limit.
+    fn cut(format: Format, body: &[u8], size: usize) -> Result<Vec<(String, u64)>, FrameError> {
+        let mut stream = PayloadStream::new(format, 1024);
+        let mut out = Vec::new();
+        let mut collect = |p: Payload<'_>| -> Result<(), ()> {
+            out.push((String::from_utf8_lossy(p.bytes).into_owned(), p.offset));
+            Ok(())
+        };
+        let pieces: Vec<&[u8]> = if size == 0 { vec![body] } else { body.chunks(size).collect() };
+        for piece in pieces {
+            match stream.feed(piece, &mut collect) {
+                Ok(()) => {}
+                Err(StreamError::Frame(error)) => {
+                    // Stays failed, with the same error.
+                    assert!(matches!(stream.feed(b"\n", &mut collect), Err(StreamError::Frame(again)) if again == error));
+                    return Err(error);
+                }
+                Err(StreamError::Payload(())) => unreachable!(),
+            }
+        }
+        stream.finish(&mut collect).map_err(|error| match error {
+            StreamError::Frame(error) => error,
+            StreamError::Payload(()) => unreachable!(),
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_blank_start_gives_the_same_outcome_however_cut() {
+        let lf = b"\n".repeat(2000);
+        let cr = b"\r".repeat(2000);
+        let spaces = b" ".repeat(2000);
+        let cases: Vec<(Vec<u8>, Format, Result<Vec<(String, u64)>, FrameError>)> = vec![
+            // Line endings are no long line: the events after them arrive, in either format.
+            ([&lf[..], b"data: {\"a\":1}\n\n"].concat(), Format::Auto, Ok(vec![("{\"a\":1}".into(), 2006)])),
+            ([&lf[..], b"{\"a\":1}\n"].concat(), Format::Auto, Ok(vec![("{\"a\":1}".into(), 2000)])),
+            ([b"\xEF\xBB\xBF", &lf[..], b"{\"a\":1}\n"].concat(), Format::JsonLines, Ok(vec![("{\"a\":1}".into(), 2003)])),
+            // CRs end lines for SSE, not for JSON lines, where 2,000 of them are a line past the limit.
+            ([&cr[..], b"data: x\n\n"].concat(), Format::Auto, Ok(vec![("x".into(), 2006)])),
+            ([&cr[..], b"{\"a\":1}\n"].concat(), Format::Auto, Err(FrameError::LineTooLong { limit: 1024, line_start: 0 })),
+            // A blank line past the limit fails in both.
+            ([&spaces[..], b"data: x\n\n"].concat(), Format::Auto, Err(FrameError::LineTooLong { limit: 1024, line_start: 0 })),
+            ([b"\xEF\xBB\xBF", &spaces[..]].concat(), Format::Auto, Err(FrameError::LineTooLong { limit: 1024, line_start: 3 })),
+            // Bytes of a BOM that is not one are data (not blank): SSE.
+            (b"\xEF\xBB{}\n\n".to_vec(), Format::Auto, Ok(vec![])),
+        ];
+        for (body, format, expected) in cases {
+            for size in [0, 1, 2, 3, 7, 64, 1000] {
+                assert_eq!(cut(format, &body, size), expected, "{} bytes in pieces of {size}", body.len());
+            }
+        }
     }
 }

@@ -215,13 +215,23 @@ fn upstream_error_is_reported() {
 #[test]
 fn errors_say_where() {
     let mut accumulator = Accumulator::new();
-    let error = accumulator.add(br#"{"choices":[{"index":0,"delta":{"content":5}}]}"#).unwrap_err();
-    assert_eq!((error.offset, error.path.as_str()), (42, "$.choices[0].delta.content"));
-    assert_eq!(error.message, "expected string, array or null, found number");
+    // A member of the wrong type is left out and reported; the rest of the chunk is merged.
+    let outcome = accumulator.add(br#"{"choices":[{"index":0,"delta":{"content":5,"reasoning":"r"}}]}"#).unwrap();
+    let rejected = outcome.rejected.unwrap();
+    assert_eq!((rejected.offset, rejected.path.as_str()), (42, "$.choices[0].delta.content"));
+    assert_eq!(rejected.message, "expected a string, an array or null, found a number");
+    // Not JSON: the chunk stops there, reported with the path of the member it broke in.
     let error = accumulator.add(br#"{"choices":[{"index":0,"delta":{"content":"a"},}]}"#).unwrap_err();
-    assert_eq!(error.offset, 47);
+    assert_eq!((error.offset, error.path.as_str()), (47, "$.choices[0]"));
+    let error = accumulator.add(br#"{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"name":"f",]}}]}"#).unwrap_err();
+    assert_eq!((error.offset, error.path.as_str()), (70, "$.choices[0].delta.tool_calls[0].function"));
     let error = accumulator.add(b"[]").unwrap_err();
-    assert_eq!(error.message, "expected object, found array");
+    assert_eq!((error.path.as_str(), error.message.as_str()), ("$", "expected an object, found an array"));
+    let mut out = String::new();
+    accumulator.write_json(&mut out);
+    // What came before each break is kept (the broken tool-call list was opened: null, no call).
+    let expected = r#"{"index":0,"message":{"role":"assistant","content":"a","reasoning":"r","tool_calls":null},"finish_reason":null}"#;
+    assert_eq!(out, format!(r#"{{"object":"chat.completion","choices":[{expected}]}}"#));
 }
 
 #[test]
@@ -368,4 +378,222 @@ fn members_kept_as_json_text_merge_like_trees() {
     // A scalar replaces a kept object, and an object replaces the scalar.
     let out = accumulate(&[r#"{"choices":[],"x":{"k":1}}"#, r#"{"choices":[],"x":5}"#, r#"{"choices":[],"x":{"k":2}}"#]);
     assert!(out.ends_with(r#""choices":[],"x":{"k":2}}"#), "{out}");
+}
+
+fn add_all(accumulator: &mut Accumulator, payloads: &[&str]) -> Vec<Option<AccumulateError>> {
+    payloads.iter().map(|payload| accumulator.add(payload.as_bytes()).unwrap().rejected).collect()
+}
+
+fn json_of(accumulator: &Accumulator) -> String {
+    let mut out = String::new();
+    accumulator.write_json(&mut out);
+    out
+}
+
+#[test]
+fn values_that_would_not_build_are_left_out_and_reported() {
+    // Each member below is valid JSON of a type the completion cannot hold there; the chunk's other
+    // members are merged, the bad one is reported with its path.
+    let cases = [
+        (r#"{"choices":[{"index":0,"finish_reason":3,"delta":{"content":"a"}}]}"#, "$.choices[0].finish_reason", "expected a string or null, found a number"),
+        (r#"{"usage":"n/a","choices":[{"index":0,"delta":{"content":"a"}}]}"#, "$.usage", "expected an object or null, found a string"),
+        (r#"{"created":1.0,"choices":[{"index":0,"delta":{"content":"a"}}]}"#, "$.created", "expected an integer, found a float"),
+        (r#"{"choices":[{"index":0,"delta":{"role":5,"content":"a"}}]}"#, "$.choices[0].delta.role", "expected a string, found a number"),
+        (r#"{"choices":[{"index":0,"delta":{"content":"a","tool_calls":[{"index":0,"id":"c","function":"f"}]}}]}"#, "$.choices[0].delta.tool_calls[0].function", "expected an object, found a string"),
+        (r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"x":{"s":"\ud800"}}"#, "$.x", "\\u escape is a lone UTF-16 surrogate"),
+        (r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"x":[1e400]}"#, "$.x", "number out of range for a float"),
+        (r#"{"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"token":"a","logprob":"x"}]}}]}"#, "$.choices[0].logprobs.content[0].logprob", "expected a number, found a string"),
+        (r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":"7"}}"#, "$.usage.prompt_tokens", "expected an integer, found a string"),
+    ];
+    for (payload, path, message) in cases {
+        let mut accumulator = Accumulator::new();
+        let rejected = accumulator.add(payload.as_bytes()).unwrap().rejected.unwrap_or_else(|| panic!("accepted {payload}"));
+        assert_eq!((rejected.path.as_str(), rejected.message.as_str()), (path, message), "{payload}");
+        let out = json_of(&accumulator);
+        assert!(out.contains(r#""content":"a""#), "{out}");
+    }
+    let digits = "9".repeat(crate::json::MAX_INT_DIGITS + 1);
+    let mut accumulator = Accumulator::new();
+    let rejected = accumulator.add(format!(r#"{{"choices":[],"seed":{digits}}}"#).as_bytes()).unwrap().rejected.unwrap();
+    assert_eq!(rejected.message, "integer of 4301 digits (a Python int is made of at most 4300)");
+    // 4,300 digits still build.
+    let digits = "9".repeat(crate::json::MAX_INT_DIGITS);
+    assert_eq!(accumulator.add(format!(r#"{{"choices":[],"seed":{digits}}}"#).as_bytes()).unwrap().rejected, None);
+}
+
+#[test]
+fn a_rejected_leading_member_is_checked_again_on_every_chunk() {
+    let mut accumulator = Accumulator::new();
+    let chunk = r#"{"created":"x","model":"m","choices":[]}"#;
+    let rejected = add_all(&mut accumulator, &[chunk, chunk]);
+    assert!(rejected.iter().all(|rejected| rejected.as_ref().is_some_and(|r| r.path == "$.created")), "{rejected:?}");
+    assert_eq!(json_of(&accumulator), r#"{"object":"chat.completion","model":"m","choices":[]}"#);
+}
+
+#[test]
+fn nulls_where_the_completion_admits_none_are_left_out() {
+    let out = accumulate(&[
+        r#"{"id":null,"choices":[{"index":0,"delta":{"name":null,"role":null,"tool_calls":[{"index":0,"id":null,"function":{"name":"f","arguments":null}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":null,"arguments":"{}"}}]}}]}"#,
+    ]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}"#
+    );
+}
+
+#[test]
+fn a_tool_call_index_must_be_a_64_bit_integer() {
+    for index in [r#""0""#, "1.0", "9223372036854775808"] {
+        let mut accumulator = Accumulator::new();
+        let payloads = [
+            format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{index},"function":{{"arguments":"{{\"x\":{{\"y\":1}}"}}}}]}}}}]}}"#),
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"2}"}}]}}]}"#.to_owned(),
+        ];
+        let rejected = accumulator.add(payloads[0].as_bytes()).unwrap().rejected.unwrap();
+        assert_eq!(rejected.path, "$.choices[0].delta.tool_calls[0].index");
+        assert!(rejected.message.starts_with("a tool call's index must be a 64-bit integer"), "{}", rejected.message);
+        assert_eq!(accumulator.add(payloads[1].as_bytes()).unwrap().rejected, None);
+        // The bad fragment merged nothing: the second call stands alone.
+        assert_eq!(
+            json_of(&accumulator),
+            r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"b","type":"function","function":{"name":"g","arguments":"2}"}}]},"finish_reason":null}]}"#
+        );
+    }
+}
+
+#[test]
+fn a_choice_index_out_of_range_says_so() {
+    let mut accumulator = Accumulator::new();
+    let error = accumulator.add(br#"{"choices":[{"index":9223372036854775808,"delta":{}}]}"#).unwrap().rejected.unwrap();
+    assert_eq!(error.path, "$.choices[0].index");
+    assert_eq!(error.message, "choice index 9223372036854775808 is out of range (a 64-bit integer is expected)");
+    assert_eq!(json_of(&accumulator), r#"{"object":"chat.completion","choices":[]}"#);
+}
+
+#[test]
+fn annotations_are_reported_under_their_own_path() {
+    let mut accumulator = Accumulator::new();
+    let error = accumulator.add(br#"{"choices":[{"index":0,"delta":{"annotations":5}}]}"#).unwrap().rejected.unwrap();
+    assert_eq!(error.path, "$.choices[0].delta.annotations");
+}
+
+#[test]
+fn a_message_repeating_the_delta_is_not_merged_twice() {
+    let out = accumulate(&[
+        r#"{"choices":[{"index":0,"message":{"content":"He"},"delta":{"content":"He"}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"llo","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]},"message":{"content":"llo","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"message":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]}"#,
+        // A choice with only a message (a gateway sending the whole message that way) still merges.
+        r#"{"choices":[{"index":1,"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}"#,
+    ]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"finish_reason":null},{"index":1,"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}"#
+    );
+}
+
+#[test]
+fn usage_inside_a_provider_extension_is_the_usage_when_there_is_no_other() {
+    let groq = [
+        r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"x_groq":{"id":"req_1"}}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4,"queue_time":0.01}}}"#,
+    ];
+    let mut accumulator = Accumulator::new();
+    add_all(&mut accumulator, &groq);
+    assert_eq!(accumulator.usage_json().as_deref(), Some(r#"{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4,"queue_time":0.01}"#));
+    let out = json_of(&accumulator);
+    assert!(out.contains(r#""usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4,"queue_time":0.01}"#), "{out}");
+    // The extension stays as sent.
+    assert!(out.contains(r#""x_groq":{"id":"req_1","usage":{"prompt_tokens":3"#), "{out}");
+    // A top-level usage wins over it, wherever it comes.
+    let mut accumulator = Accumulator::new();
+    add_all(&mut accumulator, &[groq[1], r#"{"choices":[],"usage":{"total_tokens":9}}"#, groq[1]]);
+    assert_eq!(accumulator.usage_json().as_deref(), Some(r#"{"total_tokens":9}"#));
+    // One that is not a usage (here a count that is a string) is not taken, and rejects nothing.
+    let mut accumulator = Accumulator::new();
+    let rejected = add_all(&mut accumulator, &[r#"{"choices":[],"x_groq":{"usage":{"total_tokens":"4"}}}"#]);
+    assert_eq!((rejected, accumulator.usage_json()), (vec![None], None));
+}
+
+#[test]
+fn stream_padding_is_dropped() {
+    let out = accumulate(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"a","p":"abc","obfuscation":"x"}}],"p":"abcdefgh"}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"b"}}],"obfuscation":"yy","p":"a"}"#,
+    ]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ab"},"finish_reason":null}]}"#);
+    // A `p` that is no padding string is data.
+    assert!(accumulate(&[r#"{"choices":[],"p":{"q":1}}"#]).contains(r#""p":{"q":1}"#));
+}
+
+#[test]
+fn an_identity_member_empty_on_every_chunk_stays_empty() {
+    let out = accumulate(&[
+        r#"{"id":"","system_fingerprint":"","service_tier":null,"created":0,"choices":[]}"#,
+        r#"{"id":"","system_fingerprint":"","created":0,"choices":[]}"#,
+    ]);
+    assert_eq!(out, r#"{"id":"","object":"chat.completion","created":0,"choices":[],"service_tier":null,"system_fingerprint":""}"#);
+    // A later non-empty one still wins.
+    let out = accumulate(&[r#"{"system_fingerprint":"","choices":[]}"#, r#"{"system_fingerprint":"fp","choices":[]}"#]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[],"system_fingerprint":"fp"}"#);
+}
+
+#[test]
+fn an_error_report_is_kept_in_the_completion() {
+    let mut accumulator = Accumulator::new();
+    accumulator.add(br#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#).unwrap();
+    let outcome = accumulator.add_error_report(br#"{"error":{"message":"boom","code":400}}"#).unwrap();
+    assert!(outcome.upstream_error);
+    assert!(json_of(&accumulator).ends_with(r#""error":{"message":"boom","code":400}}"#));
+    for (payload, kept) in [
+        (&b"{\"message\": \"no error member\"}"[..], r#""error":{"message":"no error member"}}"#),
+        (b"rate limited", r#""error":"rate limited"}"#),
+        (b"\"quoted\"", r#""error":"quoted"}"#),
+        (b"", r#""error":""}"#),
+    ] {
+        let mut accumulator = Accumulator::new();
+        assert!(accumulator.add_error_report(payload).unwrap().upstream_error);
+        assert!(json_of(&accumulator).ends_with(kept), "{}", json_of(&accumulator));
+    }
+}
+
+#[test]
+fn many_distinct_names_indexes_and_calls_merge_as_a_scan_would() {
+    // Past INDEXED_FROM the lookups go through hash indexes: the result must be the one the scans
+    // give, order of arrival included.
+    let n = 3 * INDEXED_FROM;
+    let keys: Vec<String> = (0..n).map(|k| format!(r#""k{k}":"v""#)).collect();
+    let choices: Vec<String> = (0..n).rev().map(|i| format!(r#"{{"index":{i},"delta":{{"content":"c{i}"}}}}"#)).collect();
+    let calls: Vec<String> = (0..n).map(|i| format!(r#"{{"index":{i},"id":"id{i}","function":{{"name":"f","arguments":"{i}"}}}}"#)).collect();
+    let more: Vec<String> = (0..n).map(|i| format!(r#"{{"index":{i},"function":{{"arguments":"+"}}}}"#)).collect();
+    let by_id: Vec<String> = (0..n).map(|i| format!(r#"{{"id":"id{i}","function":{{"arguments":"!"}}}}"#)).collect();
+    let details: Vec<String> = (0..n).map(|i| format!(r#"{{"index":{},"text":"t"}}"#, i % INDEXED_FROM * 3 + i / INDEXED_FROM)).collect();
+    let mut accumulator = Accumulator::new();
+    for payload in [
+        format!(r#"{{"choices":[{}],{}}}"#, choices.join(","), keys.join(",")),
+        format!(r#"{{"choices":[{}],{}}}"#, choices.join(","), keys.join(",")),
+        format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{}],{}}}}}]}}"#, calls.join(","), keys.join(",")),
+        format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{}]}}}}]}}"#, more.join(",")),
+        format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{}]}}}}]}}"#, by_id.join(",")),
+        format!(r#"{{"choices":[{{"index":0,"delta":{{"reasoning_details":[{}]}}}}]}}"#, details.join(",")),
+        format!(r#"{{"choices":[{{"index":0,"delta":{{"reasoning_details":[{}]}}}}]}}"#, details.join(",")),
+    ] {
+        assert_eq!(accumulator.add(payload.as_bytes()).unwrap().rejected, None);
+    }
+    let out = json_of(&accumulator);
+    let top_keys: Vec<String> = (0..n).map(|k| format!(r#""k{k}":"v""#)).collect();
+    assert!(out.ends_with(&format!("],{}}}", top_keys.join(","))), "{out}");
+    for i in 1..n {
+        assert!(out.contains(&format!(r#"{{"index":{i},"message":{{"role":"assistant","content":"c{i}c{i}"}},"finish_reason":null}}"#)));
+    }
+    for i in 0..n {
+        assert!(out.contains(&format!(r#"{{"id":"id{i}","type":"function","function":{{"name":"f","arguments":"{i}+!"}}}}"#)), "call {i}");
+    }
+    // Each detail index appears once, its text merged from both chunks, in order of first arrival.
+    let merged: Vec<String> = (0..n).map(|i| format!(r#"{{"index":{},"text":"tt"}}"#, i % INDEXED_FROM * 3 + i / INDEXED_FROM)).collect();
+    assert!(out.contains(&format!(r#""reasoning_details":[{}]"#, merged.join(","))), "{out}");
+    // The delta's undeclared members, after the declared ones, in order of arrival.
+    // The delta's undeclared members follow the declared ones, in order of arrival.
+    assert!(out.contains(&format!(r#""arguments":"{}+!"}}}}],{},"reasoning_details""#, n - 1, keys.join(","))), "{out}");
 }

@@ -361,6 +361,32 @@ fn a_never_ending_line_stays_bounded() {
     assert_eq!(failed, Some((10, FrameError::LineTooLong { limit: 1024, line_start: 0 })));
 }
 
+#[test]
+fn empty_data_lines_count_towards_the_limit_and_are_freed_on_error() {
+    // Each `data:` line after the first costs the framer a line start (LINE_START_SIZE bytes) besides
+    // its byte of data: counted, an event of empty data lines fails once that reaches the limit.
+    let limit = 1024;
+    let mut decoder = EventStreamDecoder::new(limit);
+    let mut failed = None;
+    for line in 0..limit {
+        if let Err(error) = decoder.feed(b"data:\n", |_| {}) {
+            failed = Some((line, error));
+            break;
+        }
+    }
+    let lines = limit / (1 + LINE_START_SIZE) + 1;
+    assert_eq!(failed, Some((lines, FrameError::EventTooLarge { limit, event_start: 0 })));
+    assert_eq!((decoder.data.capacity(), decoder.data_line_starts.capacity()), (0, 0));
+    // `data:x` lines: line k (from 0) brings the event to 2k + 1 bytes of data and k line starts, so
+    // 57 lines are 113 + 56 * 16 = 1009 bytes: they fit, a 58th does not.
+    let mut decoder = EventStreamDecoder::new(limit);
+    let mut events = Vec::new();
+    decoder.feed(&b"data:x\n".repeat(57), |_| {}).unwrap();
+    decoder.feed(b"\n", |event| events.push(event.data.len())).unwrap();
+    assert_eq!(events, vec![113]);
+    assert!(EventStreamDecoder::new(limit).feed(&b"data:x\n".repeat(58), |_| {}).is_err());
+}
+
 // --- no copies -------------------------------------------------------------------------------------
 
 #[test]
