@@ -1,7 +1,7 @@
 //! The accumulator driven as `chatsse.Accumulator` drives it (src/python/accumulator.rs): payloads
-//! from a `PayloadStream`, an `event: error` frame reported and not merged, a failing chunk reported
-//! while the chunks after it are still merged, a last payload cut short by the end of the body not
-//! merged; and everything observable about the result, to compare runs.
+//! from a `PayloadStream`, an `event: error` frame merged as an error report, a failing chunk
+//! reported while the chunks after it are still merged, a last payload cut short by the end of the
+//! body not merged; and everything observable about the result, to compare runs.
 
 use chatsse::accumulate::Accumulator;
 use chatsse::event_stream::DEFAULT_MAX_EVENT_SIZE;
@@ -10,13 +10,29 @@ use chatsse::payload_stream::{Format, Payload, PayloadStream, StreamError};
 /// What one chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChunkReport {
-    Merged,
-    /// Merged, and it reports an upstream error.
-    UpstreamError,
-    /// An `event: error` frame: raised, never merged.
-    ErrorEvent,
-    /// `Accumulator::add` refused it: (offset, path, message).
+    /// Merged; it may report an upstream error, and a member may have been left out for its type
+    /// (offset, path, message).
+    Merged { upstream_error: bool, rejected: Option<(usize, String, String)> },
+    /// Not JSON: merged up to the break (offset, path, message).
     Refused(usize, String, String),
+}
+
+impl ChunkReport {
+    /// Merged whole: nothing left out, nothing refused.
+    pub fn whole(&self) -> bool {
+        matches!(self, ChunkReport::Merged { rejected: None, .. })
+    }
+
+    /// The same report for the payload with `shift` bytes put before it.
+    fn shifted(self, shift: usize) -> ChunkReport {
+        match self {
+            ChunkReport::Merged { upstream_error, rejected } => ChunkReport::Merged {
+                upstream_error,
+                rejected: rejected.map(|(offset, path, message)| (offset.saturating_sub(shift), path, message)),
+            },
+            ChunkReport::Refused(offset, path, message) => ChunkReport::Refused(offset.saturating_sub(shift), path, message),
+        }
+    }
 }
 
 /// Everything a caller can see of an accumulation.
@@ -49,12 +65,12 @@ impl Outcome {
 
 /// One chunk merged as the binding's `add_payload` merges it.
 pub fn add_chunk(merge: &mut Accumulator, bytes: &[u8], error_event: bool) -> ChunkReport {
-    if error_event {
-        return ChunkReport::ErrorEvent;
-    }
-    match merge.add(bytes) {
-        Ok(outcome) if outcome.upstream_error => ChunkReport::UpstreamError,
-        Ok(_) => ChunkReport::Merged,
+    let added = if error_event { merge.add_error_report(bytes) } else { merge.add(bytes) };
+    match added {
+        Ok(outcome) => ChunkReport::Merged {
+            upstream_error: outcome.upstream_error,
+            rejected: outcome.rejected.map(|error| (error.offset, error.path, error.message)),
+        },
         Err(error) => ChunkReport::Refused(error.offset, error.path, error.message),
     }
 }
@@ -134,10 +150,7 @@ pub fn accumulate_unskipped(payloads: &[(Vec<u8>, bool)]) -> Outcome {
         } else {
             bytes
         };
-        reports.push(match add_chunk(&mut merge, input, *error_event) {
-            ChunkReport::Refused(offset, path, message) => ChunkReport::Refused(offset.saturating_sub(shift), path, message),
-            report => report,
-        });
+        reports.push(add_chunk(&mut merge, input, *error_event).shifted(shift));
     }
     Outcome::of(&merge, reports)
 }
