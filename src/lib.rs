@@ -10,5 +10,8 @@ pub mod json_lines;
 pub mod partial_json;
 pub mod payload_stream;
 
+#[cfg(test)]
+mod fuzz_regressions;
+
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,56 @@
+//! Inputs the fuzz targets (fuzz/, `fuzz/run`) found, each kept as a test of the rule it broke.
+//! A test names its target; the input is minimized unless it says otherwise.
+
+use crate::accumulate::Accumulator;
+
+fn accumulate(payloads: &[&[u8]]) -> (String, Vec<String>) {
+    let mut accumulator = Accumulator::new();
+    let mut reports = Vec::new();
+    for payload in payloads {
+        reports.push(match accumulator.add(payload) {
+            Ok(outcome) => match outcome.rejected {
+                Some(error) => format!("rejected at {} {}: {}", error.offset, error.path, error.message),
+                None => "merged".to_owned(),
+            },
+            Err(error) => format!("refused at {} {}: {}", error.offset, error.path, error.message),
+        });
+    }
+    let mut out = String::new();
+    accumulator.write_json(&mut out);
+    (out, reports)
+}
+
+// --- accumulate_chunks / accumulate_body: the completion always builds ---------------------------
+// Found on the accumulator before it checked types (commit 70f3d90); each member below made the
+// completion fail to build as a chatsse.types.ChatCompletion. Now each is left out and reported.
+
+#[test]
+fn a_tool_call_function_that_is_a_string_is_left_out() {
+    let (out, reports) = accumulate(&[br#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":"Hel"}]}}]}"#]);
+    assert_eq!(reports, ["rejected at 82 $.choices[0].delta.tool_calls[0].function: expected an object, found a string"]);
+    assert_eq!(
+        out,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function"}]},"finish_reason":null}]}"#
+    );
+}
+
+#[test]
+fn a_float_beyond_f64_is_left_out_wherever_it_is() {
+    let (out, reports) = accumulate(&[br#"{"choices":[{"index":0,"stop_reason":-1e400,"finish_reason":"stop"}]}"#]);
+    assert_eq!(reports, ["rejected at 37 $.choices[0].stop_reason: number out of range for a float"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"finish_reason":"stop"}]}"#);
+
+    let (out, reports) = accumulate(&[
+        br#"{"choices":[{"index":0,"logprobs":{"content":[{"token":"a","logprob":-1.5,"top_logprobs":[{"token":"b","logprob":1e400}]}]}}]}"#,
+    ]);
+    assert_eq!(reports, ["rejected at 113 $.choices[0].logprobs.content[0].top_logprobs[0].logprob: number out of range for a float"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"logprobs":{},"finish_reason":null}]}"#);
+}
+
+#[test]
+fn a_logprob_entry_of_the_wrong_type_is_left_out() {
+    let (out, reports) =
+        accumulate(&[br#"{"choices":[{"index":0,"logprobs":{"refusal":[{"token":"I","logprob":-0.5},"logprobs",{"token":1727346173}]}}]}"#]);
+    assert_eq!(reports, ["rejected at 75 $.choices[0].logprobs.refusal[1]: expected an object, found a string"]);
+    assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"logprobs":{},"finish_reason":null}]}"#);
+}
