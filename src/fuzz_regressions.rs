@@ -2,6 +2,8 @@
 //! A test names its target; the input is minimized unless it says otherwise.
 
 use crate::accumulate::Accumulator;
+use crate::json::is_truncated;
+use crate::payload_stream::Payload;
 
 fn accumulate(payloads: &[&[u8]]) -> (String, Vec<String>) {
     let mut accumulator = Accumulator::new();
@@ -18,6 +20,34 @@ fn accumulate(payloads: &[&[u8]]) -> (String, Vec<String>) {
     let mut out = String::new();
     accumulator.write_json(&mut out);
     (out, reports)
+}
+
+// --- truncated: a payload cut by the end of the body anywhere is cut short ----------------------
+
+#[test]
+fn a_cut_inside_a_literal_a_number_or_an_escape_is_truncated() {
+    // Found on corpus payloads cut as `..."delta":{"content":n` (target `truncated`); every one of
+    // these is a prefix of a valid document, so the end of the body cut it short.
+    for prefix in [
+        &br#"{"choices":[{"delta":{"content":n"#[..],
+        br#"{"a":nul"#,
+        br#"{"a":tr"#,
+        br#"{"filtered":f"#,
+        br#"[-"#,
+        br#"{"a":1."#,
+        br#"{"a":1e"#,
+        br#"{"a":1E+"#,
+        br#"{"text":" \"#,
+        br#"{"text":"\u00"#,
+    ] {
+        assert!(is_truncated(prefix), "{}", String::from_utf8_lossy(prefix));
+        let payload = Payload { unterminated: true, ..Payload::document(prefix) };
+        assert!(payload.is_cut_short(), "{}", String::from_utf8_lossy(prefix));
+    }
+    // What is not a prefix of any document is not truncated: a wrong literal, a number gone wrong.
+    for invalid in [&br#"{"a":nx"#[..], br#"{"a":1.x"#, br#"{"a":-x"#, br#"{"a":"\x"#] {
+        assert!(!is_truncated(invalid), "{}", String::from_utf8_lossy(invalid));
+    }
 }
 
 // --- accumulate_chunks / accumulate_body: the completion always builds ---------------------------
