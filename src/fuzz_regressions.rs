@@ -50,6 +50,37 @@ fn a_cut_inside_a_literal_a_number_or_an_escape_is_truncated() {
     }
 }
 
+// --- accumulate_body: what a broken chunk merges does not depend on earlier whitespace -----------
+
+#[test]
+fn a_broken_chunk_merges_the_same_whatever_the_whitespace_of_earlier_chunks() {
+    // Minimized from a corpus body (Azure's `content_filter_results`, target `accumulate_body`):
+    // the two streams differ only by one space in the second chunk, insignificant in JSON. The
+    // third chunk breaks after `"b":2`; what came before the break is merged (accumulate.rs: "a
+    // chunk is merged as it is read"), in both streams alike.
+    let expected = r#"{"object":"chat.completion","choices":[],"x":{"a":1,"b":2}}"#;
+    let refused = r#"refused at 12 $.x: expected a string key, found '}'"#;
+    let compact = accumulate(&[br#"{"x":{"a":1}}"#, br#"{"x":{"a":1}}"#, br#"{"x":{"b":2,}}"#]);
+    let spaced = accumulate(&[br#"{"x":{"a":1}}"#, br#"{"x":{"a": 1}}"#, br#"{"x":{"b":2,}}"#]);
+    assert_eq!(spaced, (expected.to_owned(), vec!["merged".to_owned(), "merged".to_owned(), refused.to_owned()]));
+    assert_eq!(compact, spaced);
+
+    // The same inside a choice, where a space before the whole second chunk was enough.
+    let chunks: [&[u8]; 3] = [
+        br#"{"choices":[{"index":0,"x":{"a":1}}]}"#,
+        br#"{"choices":[{"index":0,"x":{"a":1}}]}"#,
+        br#"{"choices":[{"index":0,"x":{"b":2,}}]}"#,
+    ];
+    let leading_space = [b" ".as_slice(), chunks[1]].concat();
+    let plain = accumulate(&chunks);
+    let spaced = accumulate(&[chunks[0], &leading_space, chunks[2]]);
+    assert_eq!(
+        plain.0,
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"finish_reason":null,"x":{"a":1,"b":2}}]}"#
+    );
+    assert_eq!(plain, spaced);
+}
+
 // --- accumulate_chunks / accumulate_body: the completion always builds ---------------------------
 // Found on the accumulator before it checked types (commit 70f3d90); each member below made the
 // completion fail to build as a chatsse.types.ChatCompletion. Now each is left out and reported.
