@@ -60,7 +60,7 @@ impl fmt::Display for JsonErrorKind {
             JsonErrorKind::InvalidNumber => write!(f, "invalid number"),
             JsonErrorKind::NumberOutOfRange => write!(f, "number out of range for a float"),
             JsonErrorKind::IntegerTooLong { digits } => {
-                write!(f, "integer of {digits} digits (a Python int is made of at most {MAX_INT_DIGITS})")
+                write!(f, "integer of {digits} digits, more than a Python int takes (sys.get_int_max_str_digits(), {MAX_INT_DIGITS} by default)")
             }
             JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
             JsonErrorKind::TrailingCharacters => write!(f, "trailing characters after the JSON value"),

@@ -74,6 +74,11 @@ impl JsonLinesSplitter {
         JsonLinesSplitter { max_line_size, offset: 0, line: Vec::new(), line_start: 0, open: None, scanned: 0, failed: None }
     }
 
+    /// The limit error that stopped the splitter, if one did.
+    pub fn failed(&self) -> Option<&FrameError> {
+        self.failed.as_ref()
+    }
+
     /// Counts `n` bytes of the stream that the caller consumed itself (a BOM), so offsets stay right.
     pub fn skip_bytes(&mut self, n: usize) {
         self.offset += n as u64;
@@ -177,6 +182,9 @@ impl JsonLinesSplitter {
     /// document is often sent that way), with the offset of its first non-blank byte; None when
     /// nothing is pending.
     pub fn finish(&mut self) -> Option<(Vec<u8>, u64)> {
+        if self.failed.is_some() {
+            return None;
+        }
         let line = std::mem::take(&mut self.line);
         self.open = None;
         let trimmed = trim(&line);

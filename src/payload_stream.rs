@@ -320,6 +320,9 @@ impl PayloadStream {
         let done = &mut self.done;
         match format {
             Format::Auto => Ok(()), // nothing but blank space arrived (a BOM at most)
+            Format::JsonLines if self.lines.failed().is_some() => {
+                Err(StreamError::Frame(self.lines.failed().cloned().expect("checked")))
+            }
             Format::JsonLines => match self.lines.finish() {
                 Some((line, offset)) => {
                     let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true, line_starts: &[] };

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, SSEDecoder, ServerSentEvent
-from chatsse._errors import ChatSSEError, EventTooLargeError, UpstreamError
+from chatsse._errors import ChatSSEError, DecodeError, EventTooLargeError, TruncatedStreamError, UpstreamError
 
 READ_SIZE = 64 * 1024
 
@@ -41,17 +41,30 @@ def print_completion(path: str, max_event_size: int, indent: bool) -> int:
     """Print the non-streamed response body that a streamed one adds up to."""
     accumulator = Accumulator(max_event_size=max_event_size)
     status = 0
-    with open(path, "rb") if path != "-" else sys.stdin.buffer as body:
-        try:
-            for piece in read_pieces(body):
-                accumulator.feed(piece)
-            accumulator.close()
-        except UpstreamError as error:
-            print(f"chatsse: {path}: the provider reported an error: {error.message}", file=sys.stderr)
+
+    def report(message: str) -> None:
+        nonlocal status
+        if status == 0:  # the first problem; the rest of the body is still merged
+            print(f"chatsse: {path}: {message}", file=sys.stderr)
             status = 1
+
+    with open(path, "rb") if path != "-" else sys.stdin.buffer as body:
+        for piece in read_pieces(body):
+            try:
+                accumulator.feed(piece)
+            except UpstreamError as error:
+                report(f"the provider reported an error: {error.message}")
+            except DecodeError as error:  # a bad chunk: reported, left out, the others merged
+                report(str(error))
+        try:
+            accumulator.close()
+        except TruncatedStreamError as error:
+            report(str(error))
     completion = accumulator.to_json()
     if indent:
-        completion = json.dumps(json.loads(completion), indent=2, ensure_ascii=False).encode()
+        # The completion is valid JSON that json reads back (no float beyond f64, no int past the
+        # digit limit, no lone surrogate: the accumulator refuses them); allow_nan keeps it so.
+        completion = json.dumps(json.loads(completion), indent=2, ensure_ascii=False, allow_nan=False).encode()
     sys.stdout.buffer.write(completion + b"\n")
     if status == 0 and not accumulator.finished:
         print(f"chatsse: {path}: the stream ended unfinished (no [DONE], no finish reason)", file=sys.stderr)

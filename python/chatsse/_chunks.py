@@ -11,7 +11,7 @@ import msgspec
 from chatsse import _core
 from chatsse._core import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 from chatsse._errors import ChatSSEError
-from chatsse._sse import Piece
+from chatsse._sse import Piece, check_source
 from chatsse.types import ChatCompletionChunk
 
 __all__ = ["aiter_chunks", "decode", "encode", "iter_chunks"]
@@ -30,6 +30,7 @@ def iter_chunks(
     """Yield the ``ChatCompletionChunk``s of a streamed response body given as an iterable of byte
     pieces (``httpx``'s ``iter_bytes()``, a file read in blocks, a list). Stops at ``data: [DONE]``
     without reading further. Errors are raised after every chunk before them has been yielded."""
+    check_source(source, "iter_chunks")
     decoder = ChunkDecoder(format=format, require_done=require_done, max_event_size=max_event_size)
     feed = decoder.feed
     try:
@@ -52,6 +53,7 @@ async def aiter_chunks(
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
 ) -> AsyncIterator[ChatCompletionChunk]:
     """The async twin of iter_chunks (``httpx``'s ``aiter_bytes()``, ``aiohttp``'s ``content.iter_any()``)."""
+    check_source(source, "aiter_chunks")
     decoder = ChunkDecoder(format=format, require_done=require_done, max_event_size=max_event_size)
     feed = decoder.feed
     try:

@@ -142,7 +142,7 @@ class UpstreamError(ChatSSEError):
         """Reads the provider's error object out of a payload (cold path: plain ``json``)."""
         try:
             document = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, an int past Python's digit limit, too deep
             document = None
         error = document.get("error", document) if isinstance(document, dict) else document
         error_fields: dict[str, Any] = error if isinstance(error, dict) else {}

@@ -8,10 +8,10 @@ use pyo3::types::PyBytes;
 use super::chunks::{payload_stream, stream_error, truncation, Payload};
 use super::objects::{Builder, Root, Schema};
 use super::FeedInput;
-use crate::accumulate::Accumulator as Merge;
+use crate::accumulate::{Accumulator as Merge, ChunkOutcome};
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::partial_json;
-use crate::payload_stream::{Payload as StreamPayload, PayloadStream};
+use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream};
 
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
 #[pyclass(module = "chatsse._core", name = "Accumulator")]
@@ -20,6 +20,8 @@ pub struct Accumulator {
     merge: Merge,
     builder: Option<Builder<'static>>,
     cut_inside_payload: bool,
+    /// `close` found a JSON-lines body ending at a line boundary: complete (it has no `[DONE]`).
+    ended: bool,
 }
 
 #[pymethods]
@@ -32,6 +34,7 @@ impl Accumulator {
             merge: Merge::new(),
             builder: None,
             cut_inside_payload: false,
+            ended: false,
         })
     }
 
@@ -48,8 +51,12 @@ impl Accumulator {
             }
             Ok::<(), PyErr>(())
         });
-        framed.map_err(|error| stream_error(py, error))?;
-        first_error.map_or(Ok(()), Err)
+        // An error of a payload comes first: a framing error after it (a later event too large) is
+        // raised again by the next feed or close, as the stream stays failed.
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        framed.map_err(|error| stream_error(py, error))
     }
 
     /// Feeds every piece `source` yields, as `feed` does each, with the loop in Rust: a Python loop
@@ -66,6 +73,7 @@ impl Accumulator {
     fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = match FeedInput::extract_document(chunk) {
             Ok(input) => input,
+            Err(error) if chunk.is_instance_of::<pyo3::types::PyString>() => return Err(error),
             Err(_) if Schema::get(py)?.is_instance(chunk, Root::Chunk)? => {
                 let encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
                 FeedInput::extract(&encoded)?
@@ -92,7 +100,9 @@ impl Accumulator {
         });
         self.cut_inside_payload |= cut_inside_payload;
         result.map_err(|error| stream_error(py, error))?;
-        truncation(py, &self.stream, self.cut_inside_payload, false)
+        truncation(py, &self.stream, self.cut_inside_payload, false)?;
+        self.ended = self.stream.format() == Format::JsonLines;
+        Ok(())
     }
 
     /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
@@ -139,10 +149,11 @@ impl Accumulator {
         result.map(Some)
     }
 
-    /// True once `[DONE]` arrived or every choice has a finish reason.
+    /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
+    /// ending at a line boundary.
     #[getter]
     fn finished(&self) -> bool {
-        self.stream.done() || self.merge.all_finished()
+        self.stream.done() || self.merge.all_finished() || self.ended
     }
 
     /// True once `data: [DONE]` arrived.
@@ -174,15 +185,15 @@ impl Accumulator {
     }
 }
 
-/// Merges one payload; an error report raises UpstreamError once what it carried is merged.
+/// Merges one payload. An error report (an `event: error` frame, kept as the completion's `error`
+/// member, or a chunk reporting one) raises UpstreamError once what it carried is merged; a member
+/// left out for its type raises DecodeError once the rest of its chunk is merged.
 fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -> PyResult<()> {
     let report = Payload::from_stream(payload);
-    if report.is_error_event() {
-        return Err(report.upstream_error(py));
-    }
-    match merge.add(payload.bytes) {
+    let added = if report.is_error_event() { merge.add_error_report(payload.bytes) } else { merge.add(payload.bytes) };
+    match added {
         Ok(outcome) if outcome.upstream_error => Err(report.upstream_error(py)),
+        Ok(ChunkOutcome { rejected: Some(error), .. }) | Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
         Ok(_) => Ok(()),
-        Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
     }
 }

@@ -21,8 +21,11 @@ const EXCERPT_RADIUS: usize = 40;
 #[pyfunction]
 pub fn parse_partial_json<'py>(py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let input = FeedInput::extract_document(text)?;
-    let Ok(prefix) = std::str::from_utf8(input.as_slice()) else {
-        return Err(Payload::document(input.as_slice()).error_at(py, 0, "$", "invalid UTF-8"));
+    let prefix = match std::str::from_utf8(input.as_slice()) {
+        Ok(prefix) => prefix,
+        // Bytes cut inside a character (a stream read in pieces): the partial character is dropped.
+        Err(error) if error.error_len().is_none() => std::str::from_utf8(&input.as_slice()[..error.valid_up_to()]).expect("valid up to there"),
+        Err(error) => return Err(Payload::document(input.as_slice()).error_at(py, error.valid_up_to(), "$", "invalid UTF-8")),
     };
     let document = match crate::partial_json::complete(prefix) {
         Ok(Some(document)) => document,
@@ -339,10 +342,12 @@ pub(crate) fn stream_error(py: Python<'_>, error: StreamError<PyErr>) -> PyErr {
 }
 
 /// TruncatedStreamError when the body ended inside a payload, or without `[DONE]` when it is required.
+/// Only SSE bodies end with `[DONE]`: a JSON-lines body that ends at a line boundary (or with a whole
+/// last line) is complete.
 pub(crate) fn truncation(py: Python<'_>, stream: &PayloadStream, cut_inside_payload: bool, require_done: bool) -> PyResult<()> {
     let message = if cut_inside_payload {
         format!("the stream ended inside an event, at stream offset {}", stream.offset())
-    } else if require_done && !stream.done() {
+    } else if require_done && !stream.done() && stream.format() != Format::JsonLines {
         format!("the stream ended without data: [DONE], at stream offset {}", stream.offset())
     } else {
         return Ok(());

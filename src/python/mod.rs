@@ -80,7 +80,7 @@ impl FeedInput {
     /// A whole JSON document: bytes-like, or str.
     fn extract_document(data: &Bound<'_, PyAny>) -> PyResult<Self> {
         if let Ok(text) = data.cast::<PyString>() {
-            return Ok(FeedInput::Text(text.clone().try_into()?));
+            return text.clone().try_into().map(FeedInput::Text).map_err(|error| unencodable(data.py(), error));
         }
         Self::extract(data).map_err(|_| {
             let name = data.get_type().name().map(|n| n.to_string()).unwrap_or_default();
@@ -108,6 +108,33 @@ impl FeedInput {
             FeedInput::Copied(vec) => vec,
         }
     }
+}
+
+/// DecodeError for a str that has no UTF-8 form (a lone surrogate, as `"\ud800"` makes in Python):
+/// it cannot be JSON text. Positions are indexes in the str.
+#[cold]
+fn unencodable(py: Python<'_>, error: PyErr) -> PyErr {
+    let value = error.value(py);
+    let index: usize = value.getattr("start").and_then(|start| start.extract()).unwrap_or(0);
+    let character = value
+        .getattr("object")
+        .and_then(|object| object.get_item(index))
+        .and_then(|character| character.call_method0("__repr__"))
+        .map(|repr| repr.to_string())
+        .unwrap_or_default();
+    let message = format!("the str has no UTF-8 form: a lone surrogate {character} at index {index}");
+    let attribute = |value: usize| value.into_pyobject(py).map(|v| v.into_any()).unwrap_or_else(|_| py.None().into_bound(py));
+    package_error(
+        py,
+        "DecodeError",
+        message,
+        &[
+            ("offset", attribute(index)),
+            ("position", attribute(index)),
+            ("path", PyString::new(py, "$").into_any()),
+            ("excerpt", PyString::new(py, "").into_any()),
+        ],
+    )
 }
 
 static ERRORS_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();

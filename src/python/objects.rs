@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyType};
 use pyo3::ffi;
 
-use crate::json::{JsonError, JsonStr, Kind, Scanner};
+use crate::json::{JsonError, JsonErrorKind, JsonNumber, JsonStr, Kind, Scanner};
 
 /// The most fields a Struct may declare (checked when the schema loads): building uses a fixed array.
 const MAX_FIELDS: usize = 16;
@@ -528,7 +528,7 @@ impl<'s> Builder<'s> {
             Kind::Number if accepts.int || accepts.float => {
                 let number = scanner.number()?;
                 if number.integer && accepts.int {
-                    self.integer(py, number.text, number.as_i64())
+                    self.integer(py, &number)
                 } else if accepts.float {
                     let value = number.as_f64()?;
                     py_result(py, unsafe { ffi::PyFloat_FromDouble(value) })
@@ -561,7 +561,7 @@ impl<'s> Builder<'s> {
             Kind::Number => {
                 let number = scanner.number()?;
                 if number.integer {
-                    self.integer(py, number.text, number.as_i64())
+                    self.integer(py, &number)
                 } else {
                     let value = number.as_f64()?;
                     py_result(py, unsafe { ffi::PyFloat_FromDouble(value) })
@@ -572,15 +572,28 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn integer<'py>(&mut self, py: Python<'py>, text: &str, small: Option<i64>) -> Built<Bound<'py, PyAny>> {
-        if let Some(value) = small {
+    fn integer<'py>(&mut self, py: Python<'py>, number: &JsonNumber<'_>) -> Built<Bound<'py, PyAny>> {
+        if let Some(value) = number.as_i64() {
             return py_result(py, unsafe { ffi::PyLong_FromLongLong(value) });
         }
-        // Beyond i64: exact, through Python's own parser (providers send 64-bit unsigned seeds).
+        // Beyond i64: exact, through Python's own parser (providers send 64-bit unsigned seeds), which
+        // refuses more digits than `sys.get_int_max_str_digits()` with a ValueError: refused here
+        // first, as the JSON error it is.
+        number.check_holdable()?;
         self.scratch.clear();
-        self.scratch.extend_from_slice(text.as_bytes());
+        self.scratch.extend_from_slice(number.text.as_bytes());
         self.scratch.push(0);
-        py_result(py, unsafe { ffi::PyLong_FromString(self.scratch.as_ptr().cast(), ptr::null_mut(), 10) })
+        py_result(py, unsafe { ffi::PyLong_FromString(self.scratch.as_ptr().cast(), ptr::null_mut(), 10) }).map_err(|error| {
+            let error = *error;
+            match error.kind {
+                // A limit set lower than CPython's default: the same JSON error.
+                BuildErrorKind::Python(failure) if failure.is_instance_of::<pyo3::exceptions::PyValueError>(py) => {
+                    let digits = number.text.trim_start_matches('-').len();
+                    BuildError::new(number.offset, BuildErrorKind::Json(JsonError { offset: number.offset, kind: JsonErrorKind::IntegerTooLong { digits } }))
+                }
+                kind => Box::new(BuildError { kind, ..error }),
+            }
+        })
     }
 
     fn string<'py>(&mut self, py: Python<'py>, scanner: &mut Scanner<'_>) -> Built<Bound<'py, PyAny>> {

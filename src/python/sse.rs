@@ -192,8 +192,16 @@ unsafe extern "C" fn event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::P
 /// A str argument of the constructor, or its default when not given.
 fn str_argument<'py>(py: Python<'py>, value: Option<Bound<'py, PyAny>>, name: &str, default: &str) -> PyResult<Bound<'py, PyString>> {
     let Some(value) = value else { return Ok(PyString::new(py, default)) };
-    if let Ok(text) = value.cast::<PyString>() {
+    if let Ok(text) = value.cast_exact::<PyString>() {
         return Ok(text.clone());
+    }
+    if value.is_instance_of::<PyString>() {
+        // A str subclass may carry a __dict__, and so a reference cycle through the event, which is
+        // no GC type: it is copied into a plain str.
+        // SAFETY: `value` is a live str (subclass); the call returns a new reference or NULL with an
+        // exception set.
+        return unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_FromObject(value.as_ptr()))?.cast_into::<PyString>() }
+            .map_err(PyErr::from);
     }
     let found = value.get_type().name()?;
     Err(PyTypeError::new_err(format!("ServerSentEvent() argument '{name}' must be str, not {found}")))
