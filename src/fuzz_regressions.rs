@@ -115,3 +115,18 @@ fn a_logprob_entry_of_the_wrong_type_is_left_out() {
     assert_eq!(reports, ["rejected at 75 $.choices[0].logprobs.refusal[1]: expected an object, found a string"]);
     assert_eq!(out, r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null},"logprobs":{},"finish_reason":null}]}"#);
 }
+
+// --- accumulate_chunks: a repeated key in a kept member, whatever the whitespace ---------------
+
+#[test]
+fn a_key_repeated_in_a_kept_member_keeps_its_last_value_whatever_the_whitespace() {
+    // Minimized from a generated stream (target `accumulate_chunks`): the two streams differ only
+    // by a space before the second chunk. Outside deltas the last value of a repeated key wins
+    // (accumulate.rs), so the completion has `"t":2` once, as `json.loads` would read the chunk.
+    let chunk: &[u8] = br#"{"x":{"t":1,"t":2}}"#;
+    let spaced = [b" ".as_slice(), chunk].concat();
+    let expected = r#"{"object":"chat.completion","choices":[],"x":{"t":2}}"#;
+    assert_eq!(accumulate(&[chunk]).0, expected);
+    assert_eq!(accumulate(&[chunk, chunk]).0, expected);
+    assert_eq!(accumulate(&[chunk, &spaced]).0, expected);
+}
