@@ -599,6 +599,10 @@ fuzz_target!(|input: &[u8]| {
         chunks.push(writer.chunk());
     }
     let expected = std::mem::take(&mut writer.expected);
+    // To read a finding: `CHATSSE_FUZZ_PRINT=1 target/.../accumulate_chunks FILE` prints its chunks.
+    if std::env::var_os("CHATSSE_FUZZ_PRINT").is_some() {
+        chunks.iter().for_each(|chunk| eprintln!("{}", chunk.json));
+    }
 
     let mut merge = Accumulator::new();
     let reports: Vec<ChunkReport> = chunks.iter().map(|chunk| add_chunk(&mut merge, chunk.json.as_bytes(), false)).collect();

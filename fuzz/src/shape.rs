@@ -2,7 +2,8 @@
 //! `chatsse.types.ChatCompletion` the way the Python builder (src/python/objects.rs) decodes it:
 //! each declared field of the type python/chatsse/types.py gives it (an int field takes only a number
 //! without fraction or exponent, a float field any finite number, `str | None` a string or null),
-//! undeclared members any JSON whose floats are finite, nesting within the scanner's depth limit.
+//! undeclared members any JSON whose floats are finite, integers of at most 4,300 digits anywhere
+//! (CPython's limit), nesting within the scanner's depth limit.
 
 use serde_json::{Map, Number, Value};
 
@@ -161,15 +162,21 @@ const COMPLETION: &StructType = &StructType {
     required: &[],
 };
 
-/// An integer as the builder reads one: no fraction, no exponent (any size: Python ints are exact).
+/// An integer as the builder reads one: no fraction, no exponent, and no more digits than CPython
+/// turns into an int (`sys.get_int_max_str_digits()`, json::MAX_INT_DIGITS).
 fn is_integer(number: &Number) -> bool {
     let text = number.to_string();
-    !text.contains(['.', 'e', 'E'])
+    !text.contains(['.', 'e', 'E']) && text.trim_start_matches('-').len() <= chatsse::json::MAX_INT_DIGITS
 }
 
-/// A number a float field (or an untyped value) can hold: the builder refuses one that overflows.
+/// A number a float field (or an untyped value) can hold: an integer Python makes, or a float that
+/// does not overflow.
 fn is_finite(number: &Number) -> bool {
-    is_integer(number) || number.to_string().parse::<f64>().is_ok_and(f64::is_finite)
+    let text = number.to_string();
+    if !text.contains(['.', 'e', 'E']) {
+        return is_integer(number);
+    }
+    text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 impl Type {
@@ -183,7 +190,7 @@ impl Type {
             (Type::Int, Value::Number(n)) if is_integer(n) => Ok(()),
             (Type::Int, _) => wrong("an integer"),
             (Type::Float, Value::Number(n)) if is_finite(n) => Ok(()),
-            (Type::Float, _) => wrong("a finite number"),
+            (Type::Float, _) => wrong("a finite number (or an integer Python makes)"),
             (Type::List(item), Value::Array(items)) => {
                 items.iter().enumerate().try_for_each(|(i, element)| item.check(element, &format!("{path}[{i}]")))
             }
@@ -193,7 +200,7 @@ impl Type {
             (Type::Content, Value::Null | Value::String(_)) => Ok(()),
             (Type::Content, Value::Array(_)) => Type::Any.check(value, path),
             (Type::Content, _) => wrong("a string, an array or null"),
-            (Type::Any, Value::Number(n)) if !is_finite(n) => wrong("a finite number"),
+            (Type::Any, Value::Number(n)) if !is_finite(n) => wrong("a finite number (or an integer Python makes)"),
             (Type::Any, Value::Array(items)) => {
                 items.iter().enumerate().try_for_each(|(i, element)| Type::Any.check(element, &format!("{path}[{i}]")))
             }
