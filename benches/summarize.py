@@ -143,6 +143,22 @@ def one_mib(results: list[Result]) -> str:
     return f"**{rows[0].workload_label}**:\n\n" + table(["approach", "time", "chatsse is faster by"], body)
 
 
+def hostile(results: list[Result]) -> str:
+    """Per hostile workload, the tap's time against decoding the same payloads (the bound: within 5x)."""
+    rows = [r for r in results if r.group == "hostile"]
+    if not rows:
+        return ""
+    body = []
+    for label in dict.fromkeys(row.workload_label for row in rows):
+        cells = {row.approach: row for row in rows if row.workload_label == label}
+        tap, decode = cells.get("chatsse"), cells.get("chatsse-iter-chunks")
+        if tap is None or decode is None:
+            continue
+        body.append([label, size(tap.size), duration(tap.seconds), duration(decode.seconds), ratio(tap.seconds / decode.seconds)])
+    header = ["workload", "size", "`Accumulator.feed`", "`iter_chunks` (decode only)", "feed over decode"]
+    return "**Hostile chunks**: the tap's time against decoding the same payloads:\n\n" + table(header, body)
+
+
 def scaling(results: list[Result]) -> str:
     """Per series, ns per chunk at each stream length: flat is the goal."""
     rows = [r for r in results if r.group == "scaling"]
@@ -243,7 +259,7 @@ def main(paths: list[str]) -> None:
     results = load(*runs)
     parts = [headline(results, group) for group in ("framing", "typed chunks", "accumulate")]
     parts += [pivot(results, group) for group in ("framing", "typed chunks", "accumulate", "non-streamed")]
-    parts += [one_mib(results), scaling(results)]
+    parts += [one_mib(results), scaling(results), hostile(results)]
     if core_paths:
         parts.append(core_gap(results, load_core(core_paths[0])))
     tables = "\n\n".join(part for part in parts if part)

@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 
 from chatsse._bench import (
+    tiny_pieces,
+    sse_body,
     CUTTINGS,
     Workload,
     answer_payloads,
@@ -83,3 +85,41 @@ def scaling(kind: str, chunks: int) -> Workload:
 @cache
 def one_mib() -> Workload:
     return one_mib_line()
+
+
+def _one_chunk(choices: list[str]) -> str:
+    return '{"id":"x","choices":[' + ",".join(choices) + "]}"
+
+
+@cache
+def hostile() -> dict[str, Workload]:
+    """Chunks built to make lookups quadratic (issue 11): many distinct choices, members, tool calls and list
+    indexes in one payload or across a stream, and a blank start of 1 MiB in 64-byte pieces. Both approaches
+    of the group must give the same counts on each."""
+    many = 100_000
+    bodies = {
+        f"{many:,} choices, one chunk": [_one_chunk([f'{{"index":{i},"delta":{{"content":"x"}}}}' for i in range(many)])],
+        f"{many:,} choice indexes over 100 chunks": [
+            _one_chunk([f'{{"index":{i},"delta":{{"content":"x"}}}}' for i in range(start, start + 1000)])
+            for start in range(0, many, 1000)
+        ],
+        "40,000 delta members, one chunk": [
+            _one_chunk(['{"index":0,"delta":{' + ",".join(f'"k{k}":"v"' for k in range(40_000)) + "}}"])
+        ],
+        "20,000 tool calls, one chunk": [
+            _one_chunk(['{"index":0,"delta":{"tool_calls":['
+                        + ",".join(f'{{"index":{i},"id":"c{i}","function":{{"name":"f","arguments":"{{}}"}}}}' for i in range(20_000))
+                        + "]}}"])
+        ],
+        "20,000 reasoning_details indexes, one chunk": [
+            _one_chunk(['{"index":0,"delta":{"reasoning_details":['
+                        + ",".join(f'{{"index":{i},"type":"reasoning.text","text":"t"}}' for i in range(20_000)) + "]}}"])
+        ],
+    }
+    workloads = {
+        name: Workload(name, "socket cuts", (CUTTINGS["socket cuts"](sse_body(payloads)),), len(payloads), len(payloads) + 1)
+        for name, payloads in bodies.items()
+    }
+    blank = b"\n" * (1 << 20) + sse_body([_one_chunk(['{"index":0,"delta":{"content":"x"}}'])])
+    workloads["1 MiB blank start"] = Workload("1 MiB blank start", "64-byte pieces", (tiny_pieces(blank),), 1, 2)
+    return workloads

@@ -40,7 +40,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::json::{JsonError, JsonErrorKind, Kind, Scanner};
+use crate::json::{JsonError, JsonErrorKind, Kind, Mark, Scanner};
 use schema::{check, check_number, check_string, found, mismatch, Mismatch, Refusal, Ty};
 
 /// Keys whose string value identifies rather than accumulates: set once, never concatenated.
@@ -302,7 +302,8 @@ pub struct ChunkOutcome {
     pub upstream_error: bool,
     /// The first member left out because its value is not of the completion's type for it (the
     /// rest of the chunk was merged).
-    pub rejected: Option<AccumulateError>,
+    /// Boxed: the outcome is returned for every chunk.
+    pub rejected: Option<Box<AccumulateError>>,
 }
 
 /// Where a value lies in the chunk, for error messages: a chain of segments on the stack, turned into
@@ -323,10 +324,12 @@ enum Segment<'p> {
 impl<'p> Path<'p> {
     const ROOT: Path<'static> = Path { parent: None, segment: Segment::Root };
 
+    #[inline(always)]
     fn key(&'p self, key: &'p str) -> Path<'p> {
         Path { parent: Some(self), segment: Segment::Key(key) }
     }
 
+    #[inline(always)]
     fn index(&'p self, index: usize) -> Path<'p> {
         Path { parent: Some(self), segment: Segment::Index(index) }
     }
@@ -360,7 +363,8 @@ fn report(refusal: Refusal, path: &Path<'_>) -> AccumulateError {
         Refusal::Syntax(error) => {
             AccumulateError { offset: error.offset, path: path.render(), message: error.kind.to_string() }
         }
-        Refusal::Type(Mismatch { offset, path: below, message }) => {
+        Refusal::Type(mismatch) => {
+            let Mismatch { offset, path: below, message } = *mismatch;
             AccumulateError { offset, path: path.render() + &below, message }
         }
     }
@@ -371,10 +375,10 @@ fn report(refusal: Refusal, path: &Path<'_>) -> AccumulateError {
 #[derive(Debug)]
 enum Failure {
     Refused(Refusal),
-    /// A syntax error, with its path.
-    Placed(AccumulateError),
+    /// A syntax error, with its path (boxed, as `Refusal::Type`: a merge result is returned per value).
+    Placed(Box<AccumulateError>),
     /// A type mismatch found where its full path is known (an index): left out like any other.
-    PlacedMismatch(AccumulateError),
+    PlacedMismatch(Box<AccumulateError>),
 }
 
 impl From<JsonError> for Failure {
@@ -395,7 +399,7 @@ type Merged = Result<(), Failure>;
 #[derive(Debug, Clone, Default)]
 struct Chunk {
     scratch: Vec<u8>,
-    rejected: Option<AccumulateError>,
+    rejected: Option<Box<AccumulateError>>,
 }
 
 /// Merges one member's value (the scanner is at it) with `merge_value`. A value of the wrong type is
@@ -409,7 +413,7 @@ fn member<'a>(
     path: &Path<'_>,
     merge_value: impl FnOnce(&mut Scanner<'a>, &mut Chunk) -> Merged,
 ) -> Merged {
-    let start = Scanner::at(scanner);
+    let start = scanner.mark();
     match merge_value(scanner, chunk) {
         Ok(()) => Ok(()),
         Err(failure) => member_failed(scanner, start, chunk, path, failure),
@@ -418,25 +422,25 @@ fn member<'a>(
 
 #[cold]
 #[inline(never)]
-fn member_failed<'a>(scanner: &mut Scanner<'a>, start: Scanner<'a>, chunk: &mut Chunk, path: &Path<'_>, failure: Failure) -> Merged {
+fn member_failed(scanner: &mut Scanner<'_>, start: Mark, chunk: &mut Chunk, path: &Path<'_>, failure: Failure) -> Merged {
     match failure {
         Failure::Refused(Refusal::Type(mismatch)) => {
-            *scanner = start;
+            scanner.rewind(start);
             if let Err(error) = scanner.skip() {
-                return Err(Failure::Placed(report(error.into(), path)));
+                return Err(Failure::Placed(Box::new(report(error.into(), path))));
             }
-            chunk.rejected.get_or_insert_with(|| report(Refusal::Type(mismatch), path));
+            chunk.rejected.get_or_insert_with(|| Box::new(report(Refusal::Type(mismatch), path)));
             Ok(())
         }
         Failure::PlacedMismatch(error) => {
-            *scanner = start;
+            scanner.rewind(start);
             if let Err(skipped) = scanner.skip() {
-                return Err(Failure::Placed(report(skipped.into(), path)));
+                return Err(Failure::Placed(Box::new(report(skipped.into(), path))));
             }
             chunk.rejected.get_or_insert(error);
             Ok(())
         }
-        Failure::Refused(refusal) => Err(Failure::Placed(report(refusal, path))),
+        Failure::Refused(refusal) => Err(Failure::Placed(Box::new(report(refusal, path)))),
         placed => Err(placed),
     }
 }
@@ -692,7 +696,7 @@ impl Accumulator {
         let rejected = self.chunk.rejected.take();
         match result {
             Ok(upstream_error) => Ok(ChunkOutcome { upstream_error, rejected }),
-            Err(Failure::Placed(error) | Failure::PlacedMismatch(error)) => Err(error),
+            Err(Failure::Placed(error) | Failure::PlacedMismatch(error)) => Err(*error),
             Err(Failure::Refused(refusal)) => Err(report(refusal, &Path::ROOT)),
         }
     }
@@ -753,12 +757,12 @@ impl Accumulator {
                 "choices" => {
                     idempotent = false;
                     let (choices, slots, chunk) = (&mut self.choices, &mut self.choice_slots, &mut self.chunk);
-                    member(&mut scanner, chunk, &path, |scanner, chunk| add_choices(choices, slots, scanner, chunk, &path))?;
+                    member(&mut scanner, chunk, &path, #[inline(always)] |scanner, chunk| add_choices(choices, slots, scanner, chunk, &path))?;
                 }
                 "usage" => {
                     replaceable = true;
                     let usage = &mut self.usage;
-                    member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                    member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
                         // The last non-null usage replaces the earlier one whole: counts are totals.
                         if scanner.peek()? == Kind::Null {
                             scanner.null()?;
@@ -786,7 +790,7 @@ impl Accumulator {
                     if let Some(slot) = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name) {
                         let ty = schema::COMPLETION.member(name);
                         let (first, first_empty) = (&mut self.first[slot], &mut self.first_empty[slot]);
-                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                        member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
                             if scanner.peek()? == Kind::Null && !ty.nullable() {
                                 return Ok(scanner.null()?); // null never changes a value
                             }
@@ -809,7 +813,7 @@ impl Accumulator {
                         replaceable = true;
                         let extension = name.starts_with("x_");
                         let (fields, extension_usage) = (&mut self.fields, &mut self.extension_usage);
-                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| {
+                        member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
                             let start = Scanner::at(scanner);
                             merge_member(fields, Cow::Borrowed(name), scanner, &Ty::Any, chunk, Mode::Snapshot, &path)?;
                             if extension {
@@ -944,7 +948,7 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     let mut position = 0;
     while scanner.next_element(&mut first)? {
         let element = path.index(position);
-        member(scanner, chunk, &element, |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
+        member(scanner, chunk, &element, #[inline(always)] |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
         position += 1;
     }
     Ok(())
@@ -1003,19 +1007,19 @@ fn add_choice(
         }
         let member_path = path.key(&key);
         let choice = &mut choices[slot.expect("checked above")];
-        member(scanner, chunk, &member_path, |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
+        member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
     }
     let slot = slot.unwrap_or_else(|| choice_slot(choices, slots, position));
     let choice = &mut choices[slot];
     for (key, span) in waiting {
         let member_path = path.key(&key);
         let mut scanner = Scanner::resume(input, span.start);
-        member(&mut scanner, chunk, &member_path, |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
+        member(&mut scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| add_choice_member(choice, &key, scanner, chunk, &member_path))?;
     }
     if let (Some(span), false) = (message, has_delta) {
         let member_path = path.key("message");
         let mut scanner = Scanner::resume(input, span.start);
-        member(&mut scanner, chunk, &member_path, |scanner, chunk| merge_delta(&mut choice.message, scanner, chunk, &member_path))?;
+        member(&mut scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| merge_delta(&mut choice.message, scanner, chunk, &member_path))?;
     }
     Ok(())
 }
@@ -1028,13 +1032,13 @@ fn index_refusal(at: usize, number: &crate::json::JsonNumber<'_>, path: &Path<'_
     } else {
         format!("expected an integer, found {}", number.text)
     };
-    Failure::PlacedMismatch(AccumulateError { offset: at, path: path.key("index").render(), message })
+    Failure::PlacedMismatch(Box::new(AccumulateError { offset: at, path: path.key("index").render(), message }))
 }
 
 impl AccumulateError {
     /// A type problem found where its full path is known: left out like any mismatch.
     fn into_failure(self) -> Failure {
-        Failure::PlacedMismatch(self)
+        Failure::PlacedMismatch(Box::new(self))
     }
 }
 
@@ -1060,6 +1064,7 @@ fn choice_slot(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     at
 }
 
+#[inline(always)]
 fn add_choice_member(choice: &mut Choice, key: &str, scanner: &mut Scanner<'_>, chunk: &mut Chunk, path: &Path<'_>) -> Merged {
     match key {
         "delta" => merge_delta(&mut choice.message, scanner, chunk, path),
@@ -1082,6 +1087,8 @@ fn add_choice_member(choice: &mut Choice, key: &str, scanner: &mut Scanner<'_>, 
             }
             Ok(())
         }
+        // Most chunks say `"logprobs": null`: no call for it.
+        "logprobs" if choice.logprobs.seen && scanner.peek()? == Kind::Null => Ok(scanner.null()?),
         "logprobs" => merge_logprobs(&mut choice.logprobs, scanner, chunk, path),
         _ => merge_member(&mut choice.fields, Cow::Borrowed(key), scanner, &Ty::Any, chunk, Mode::Snapshot, path),
     }
@@ -1122,7 +1129,19 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
         return Err(wrong_kind(scanner, ty, kind).into());
     }
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
-        let start = check(scanner, ty, &mut chunk.scratch)?;
+        let mark = scanner.mark();
+        let start = match check(scanner, ty, &mut chunk.scratch) {
+            Ok(start) => start,
+            // A bad object merges into the stored one as into a tree, member by member up to where it
+            // goes wrong: what a chunk merges must not depend on whether the stored value is still
+            // text (which depends on the whitespace of earlier chunks).
+            Err(_) if kind == Kind::Object && stored.starts_with('{') => {
+                scanner.rewind(mark);
+                *target = parse_value(&mut Scanner::new(stored.as_bytes())?, ty, &mut chunk.scratch)?;
+                return merge_from(target, key, scanner, ty, chunk, mode, path);
+            }
+            Err(refusal) => return Err(refusal.into()),
+        };
         let (text, compact) = (scanner.text_since(start), !scanner.spaced());
         if compact && text == &**stored {
             // The same value again (providers repeat such members on every chunk): nothing changes.
@@ -1158,7 +1177,7 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
                 let name = str_of(&name)?;
                 let member_ty = ty.member(&name);
                 let member_path = path.key(&name);
-                member(scanner, chunk, &member_path, |scanner, chunk| {
+                member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| {
                     merge_member(fields, name.clone(), scanner, &member_ty, chunk, mode, &member_path)
                 })?;
             }
@@ -1260,7 +1279,7 @@ fn merge_delta(message: &mut Message, scanner: &mut Scanner<'_>, chunk: &mut Chu
             continue;
         }
         let member_path = path.key(&key);
-        member(scanner, chunk, &member_path, |scanner, chunk| match &*key {
+        member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| match &*key {
             "content" => merge_content(&mut message.content, scanner, &mut chunk.scratch),
             "tool_calls" => merge_tool_calls(&mut message.tool_calls, scanner, chunk, &member_path),
             "annotations" => merge_raw_list(&mut message.annotations, scanner, &schema::ANNOTATION, &mut chunk.scratch),
@@ -1286,7 +1305,7 @@ fn merge_tool_calls(tool_calls: &mut Option<ToolCalls>, scanner: &mut Scanner<'_
             let mut at = 0;
             while scanner.next_element(&mut first_call)? {
                 let element = path.index(at);
-                member(scanner, chunk, &element, |scanner, chunk| match scanner.peek()? {
+                member(scanner, chunk, &element, #[inline(always)] |scanner, chunk| match scanner.peek()? {
                     Kind::Object => merge_tool_call(calls, scanner, chunk, &element),
                     Kind::Null => Ok(scanner.null()?),
                     kind => Err(mismatch(scanner.position(), &schema::TOOL_CALL, found(kind, None)).into()),
@@ -1406,13 +1425,13 @@ fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut
                     None => {
                         let found = number.map_or_else(|| found(kind, None).to_owned(), |number| number.text.to_owned());
                         let message = format!("a tool call's index must be a 64-bit integer, found {found}");
-                        return Err(Failure::PlacedMismatch(AccumulateError { offset: at, path: path.key("index").render(), message }));
+                        return Err(Failure::PlacedMismatch(Box::new(AccumulateError { offset: at, path: path.key("index").render(), message })));
                     }
                 }
             }
             ("id", Kind::String) => id = Some(str_of(&scanner.string()?)?).filter(|id| !id.is_empty()),
             _ => {
-                scanner.skip().map_err(|error| Failure::Placed(report(error.into(), &path.key(&key))))?;
+                scanner.skip().map_err(|error| Failure::Placed(Box::new(report(error.into(), &path.key(&key)))))?;
             }
         }
     }
@@ -1436,7 +1455,7 @@ fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut
         let key = str_of(&key)?;
         let ty = schema::TOOL_CALL.member(&key);
         let member_path = path.key(&key);
-        member(&mut fragment, chunk, &member_path, |fragment, chunk| {
+        member(&mut fragment, chunk, &member_path, #[inline(always)] |fragment, chunk| {
             merge_member(&mut call.fields, key.clone(), fragment, &ty, chunk, Mode::Delta, &member_path)
         })?;
     }
@@ -1451,14 +1470,28 @@ fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>, item: &'static 
             list.saw_null();
         }
         Kind::Array => {
-            // Checked whole before anything is kept: a bad element leaves the list as it was.
-            let start = check(&mut Scanner::at(scanner), &Ty::List(item), scratch)?;
-            debug_assert_eq!(start, scanner.position());
+            // One pass, each element checked as it is kept; a bad one takes the list back to where it
+            // was, so that the member is left out whole.
+            let before = match list {
+                RawList::Items(items) => Some(items.len()),
+                _ => None,
+            };
+            let was_null = matches!(list, RawList::Null);
             scanner.begin_array()?;
             let mut first = true;
+            let mut at = 0usize;
             while scanner.next_element(&mut first)? {
-                let (text, compact) = value_text(scanner, &Ty::Any, scratch)?;
-                list.extend(text, compact);
+                match value_text(scanner, item, scratch) {
+                    Ok((text, compact)) => list.extend(text, compact),
+                    Err(refusal) => {
+                        match (list, before) {
+                            (RawList::Items(items), Some(length)) => items.truncate(length),
+                            (list, _) => *list = if was_null { RawList::Null } else { RawList::Absent },
+                        }
+                        return Err(refusal.inside(|| format!("[{at}]")).into());
+                    }
+                }
+                at += 1;
             }
             if matches!(list, RawList::Absent | RawList::Null) {
                 *list = RawList::Items(String::new());
@@ -1489,7 +1522,7 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, chunk: &mu
     while let Some(key) = scanner.next_key(&mut first)? {
         let key = str_of(&key)?;
         let member_path = path.key(&key);
-        member(scanner, chunk, &member_path, |scanner, chunk| match &*key {
+        member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| match &*key {
             "content" => merge_raw_list(&mut logprobs.content, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
             "refusal" => merge_raw_list(&mut logprobs.refusal, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
             _ => merge_member(&mut logprobs.fields, key.clone(), scanner, &Ty::Any, chunk, Mode::Snapshot, &member_path),
@@ -1733,6 +1766,14 @@ fn write_items(out: &mut String, items: &[Value]) {
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
+        Value::Json(text) if text.contains("\":") && has_duplicate_keys(text.as_bytes()) => {
+            // A kept text that repeats a key: written as the tree it reads as (the last value wins),
+            // as it would be had it merged into a tree (which whitespace in an earlier chunk decides).
+            match parse_value(&mut Scanner::new(text.as_bytes()).expect("kept text"), &Ty::Any, &mut Vec::new()) {
+                Ok(tree) => write_value(out, &tree),
+                Err(_) => out.push_str(text),
+            }
+        }
         Value::Raw(text) | Value::Json(text) => out.push_str(text),
         Value::Str(text) => write_str(out, text),
         Value::Array(items) => write_items(out, &items.values),
@@ -1746,6 +1787,50 @@ fn write_value(out: &mut String, value: &Value) {
             out.push('}');
         }
     }
+}
+
+/// An object somewhere in `text` (valid JSON) has a member name twice.
+fn has_duplicate_keys(text: &[u8]) -> bool {
+    fn value(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<bool, JsonError> {
+        match scanner.peek()? {
+            Kind::Object => {
+                scanner.begin_object()?;
+                let mut names: Vec<Cow<'_, [u8]>> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                let mut first = true;
+                while let Some(name) = scanner.next_key(&mut first)? {
+                    let name: Cow<'_, [u8]> = if name.escaped { Cow::Owned(name.unescaped(scratch)?.to_vec()) } else { Cow::Borrowed(name.raw) };
+                    // A scan for the few members of most objects, a set for many.
+                    let repeated = if names.len() < INDEXED_FROM {
+                        let repeated = names.contains(&name);
+                        names.push(name);
+                        repeated
+                    } else {
+                        if seen.is_empty() {
+                            seen.extend(names.iter().cloned());
+                        }
+                        !seen.insert(name)
+                    };
+                    if repeated || value(scanner, scratch)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Kind::Array => {
+                scanner.begin_array()?;
+                let mut first = true;
+                while scanner.next_element(&mut first)? {
+                    if value(scanner, scratch)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            _ => scanner.skip().map(|_| false),
+        }
+    }
+    Scanner::new(text).and_then(|mut scanner| value(&mut scanner, &mut Vec::new())).unwrap_or(false)
 }
 
 /// Appends a JSON value's text without the whitespace between its tokens (the output is compact even

@@ -437,23 +437,37 @@ impl EventStreamDecoder {
             self.last_event_id.clone_from(&self.last_event_id_buffer);
             self.id_field_seen = false;
         }
-        let data: &[u8] = match &self.data_buffer {
+        let in_input = match &self.data_buffer {
             DataBuffer::Empty => {
                 self.reset_block();
                 return;
             }
-            DataBuffer::InInput(range) => &input[range.clone()],
-            DataBuffer::Owned => &self.data,
+            DataBuffer::InInput(range) => Some(range.clone()),
+            DataBuffer::Owned => None,
         };
-        on_event(&Event {
-            event_type_field: &self.event_type,
-            data,
-            last_event_id: &self.last_event_id,
-            retry: self.block_retry,
-            data_offset: self.data_start,
-            data_line_starts: &self.data_line_starts,
-        });
+        // The block is reset before the callback runs, its buffers taken out and given back after: a
+        // callback that panics (or a consumer that stops there) leaves a decoder between two events,
+        // not one still pointing into an input that is gone.
+        let (data, event_type, line_starts) =
+            (std::mem::take(&mut self.data), std::mem::take(&mut self.event_type), std::mem::take(&mut self.data_line_starts));
+        let retry = self.block_retry;
         self.reset_block();
+        on_event(&Event {
+            event_type_field: &event_type,
+            data: match &in_input {
+                Some(range) => &input[range.clone()],
+                None => &data,
+            },
+            last_event_id: &self.last_event_id,
+            retry,
+            data_offset: self.data_start,
+            data_line_starts: &line_starts,
+        });
+        // The allocations are kept for the next block.
+        (self.data, self.event_type, self.data_line_starts) = (data, event_type, line_starts);
+        self.data.clear();
+        self.event_type.clear();
+        self.data_line_starts.clear();
     }
 
     fn reset_block(&mut self) {

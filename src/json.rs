@@ -36,6 +36,8 @@ pub enum JsonErrorKind {
     NumberOutOfRange,
     /// An integer of more than MAX_INT_DIGITS digits (how many it has).
     IntegerTooLong { digits: usize },
+    /// The thread's native stack would not take this many levels (`crate::stack`).
+    StackExhausted { depth: u32 },
     TooDeep,
     TrailingCharacters,
 }
@@ -63,6 +65,9 @@ impl fmt::Display for JsonErrorKind {
                 write!(f, "integer of {digits} digits, more than a Python int takes (sys.get_int_max_str_digits(), {MAX_INT_DIGITS} by default)")
             }
             JsonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
+            JsonErrorKind::StackExhausted { depth } => {
+                write!(f, "nesting of {depth} levels is too deep for this thread's native stack (give it a larger one)")
+            }
             JsonErrorKind::TrailingCharacters => write!(f, "trailing characters after the JSON value"),
         }
     }
@@ -279,6 +284,13 @@ struct NumberParts {
     exact: bool,
 }
 
+/// A place in the input to come back to (`Scanner::mark`, `Scanner::rewind`): position and depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pos: usize,
+    depth: u32,
+}
+
 pub struct Scanner<'a> {
     input: &'a [u8],
     pos: usize,
@@ -319,6 +331,18 @@ impl<'a> Scanner<'a> {
     /// A second scanner at the same place, to look ahead without moving this one.
     pub fn at(other: &Scanner<'a>) -> Scanner<'a> {
         Scanner { input: other.input, pos: other.pos, depth: other.depth, spaced: other.spaced }
+    }
+
+    /// Where the scanner is, to `rewind` to.
+    #[inline(always)]
+    pub fn mark(&self) -> Mark {
+        Mark { pos: self.pos, depth: self.depth }
+    }
+
+    /// Back to a place noted by `mark` on this input.
+    pub fn rewind(&mut self, mark: Mark) {
+        self.pos = mark.pos;
+        self.depth = mark.depth;
     }
 
     pub fn input(&self) -> &'a [u8] {
@@ -380,9 +404,14 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &'static [u8], expected: &'static str) -> Result<(), JsonError> {
-        if self.input[self.pos..].starts_with(word) {
+        let rest = &self.input[self.pos..];
+        if rest.starts_with(word) {
             self.pos += word.len();
             Ok(())
+        } else if word.starts_with(rest) {
+            // `nul` at the very end: a literal cut short.
+            self.pos = self.input.len();
+            Err(self.error(JsonErrorKind::UnexpectedEnd))
         } else {
             Err(self.unexpected(expected))
         }
@@ -412,6 +441,29 @@ impl<'a> Scanner<'a> {
         Ok(JsonNumber { text, integer, offset: start, significand, exponent, negative, exact })
     }
 
+    /// Moves past a number that must fit the Python value it becomes (`JsonNumber::check_holdable`),
+    /// without making a `JsonNumber`: for values checked, not read. Returns whether it is an integer.
+    #[inline(always)]
+    pub fn holdable_number(&mut self) -> Result<bool, JsonError> {
+        let start = self.pos;
+        let parts = self.number_end()?;
+        let fast_float = parts.exact && parts.significand <= 1 << 53 && (-22..=22).contains(&parts.exponent);
+        if parts.integer && self.pos - start - usize::from(parts.negative) <= MAX_INT_DIGITS || !parts.integer && fast_float {
+            return Ok(parts.integer);
+        }
+        self.rare_number(start, parts)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rare_number(&self, start: usize, parts: NumberParts) -> Result<bool, JsonError> {
+        // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
+        let NumberParts { integer, significand, exponent, negative, exact } = parts;
+        JsonNumber { text, integer, offset: start, significand, exponent, negative, exact }.check_holdable()?;
+        Ok(integer)
+    }
+
     /// Moves past a number, checking its grammar and reading its digits in the same pass. Shared by
     /// `number` and `skip` (inlined there, the unused arithmetic drops out).
     #[inline(always)]
@@ -436,6 +488,11 @@ impl<'a> Scanner<'a> {
         }
         let integer_digits = digits(&mut pos);
         if integer_digits == 0 || (integer_digits > 1 && bytes[pos - integer_digits] == b'0') {
+            // `-` at the very end is a number cut short, not a wrong one (nor are `1.` and `1e` below).
+            if integer_digits == 0 && pos == bytes.len() {
+                self.pos = pos;
+                return Err(self.error(JsonErrorKind::UnexpectedEnd));
+            }
             return Err(self.error(JsonErrorKind::InvalidNumber));
         }
         let mut integer = true;
@@ -446,7 +503,7 @@ impl<'a> Scanner<'a> {
             let fraction_digits = digits(&mut pos);
             if fraction_digits == 0 {
                 self.pos = pos;
-                return Err(self.error(JsonErrorKind::InvalidNumber));
+                return Err(self.error(if pos == bytes.len() { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidNumber }));
             }
             exponent = -(fraction_digits.min(1 << 20) as i32);
         }
@@ -473,7 +530,7 @@ impl<'a> Scanner<'a> {
             }
             if pos == from {
                 self.pos = pos;
-                return Err(self.error(JsonErrorKind::InvalidNumber));
+                return Err(self.error(if pos == bytes.len() { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidNumber }));
             }
             exponent_short = pos - from <= 4;
             exponent += sign * value.min(1 << 20);
@@ -530,8 +587,15 @@ impl<'a> Scanner<'a> {
                             pos += 6;
                         }
                         _ => {
-                            self.pos = pos;
-                            return Err(self.error(JsonErrorKind::InvalidEscape));
+                            // An escape cut short by the end of the input (`\`, `\u00`) is no bad one.
+                            let hex = bytes.get(pos + 2..).unwrap_or_default();
+                            let cut = match bytes.get(pos + 1) {
+                                None => true,
+                                Some(b'u') => hex.len() < 4 && hex.iter().all(u8::is_ascii_hexdigit),
+                                Some(_) => false,
+                            };
+                            self.pos = if cut { bytes.len() } else { pos };
+                            return Err(self.error(if cut { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::InvalidEscape }));
                         }
                     }
                 }
@@ -547,6 +611,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Into a container, for `skip`: its loop takes no stack per level.
     fn enter(&mut self) -> Result<(), JsonError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -556,9 +621,29 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Into a container, for the pull methods: their consumers recurse once per level (the Python
+    /// builder takes ~0.75 KiB of native stack a level), so every STACK_CHECK_EVERY levels the thread's
+    /// remaining stack is checked (`crate::stack`): a document too deep for a small-stack thread fails
+    /// cleanly instead of overflowing it. Shallow documents (every chunk) never pay for the check.
+    #[inline(always)]
+    fn enter_recursive(&mut self) -> Result<(), JsonError> {
+        self.enter()?;
+        if self.depth % crate::stack::CHECK_EVERY == 0 && !crate::stack::enough() {
+            self.pos -= 1;
+            self.depth -= 1;
+            return Err(self.error(JsonErrorKind::StackExhausted { depth: self.depth + 1 }));
+        }
+        Ok(())
+    }
+
+    /// Levels of containers the scanner is inside.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
     /// Consumes `{` (after `peek` said Object). Then call `next_key` until it returns None.
     pub fn begin_object(&mut self) -> Result<(), JsonError> {
-        self.enter()
+        self.enter_recursive()
     }
 
     /// The next key of the object being read, with its colon consumed; None at the closing brace.
@@ -586,7 +671,7 @@ impl<'a> Scanner<'a> {
 
     /// Consumes `[` (after `peek` said Array). Then call `next_element` until it returns false.
     pub fn begin_array(&mut self) -> Result<(), JsonError> {
-        self.enter()
+        self.enter_recursive()
     }
 
     /// True when another element follows (its comma consumed); false at the closing bracket.
@@ -650,7 +735,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     if CHECK {
-                        self.number()?.check_holdable()?;
+                        self.holdable_number()?;
                     } else {
                         self.number_end()?;
                     }

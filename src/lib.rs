@@ -9,9 +9,13 @@ pub mod json;
 pub mod json_lines;
 pub mod partial_json;
 pub mod payload_stream;
+mod stack;
 
 #[cfg(test)]
 mod fuzz_regressions;
 
 #[cfg(feature = "python")]
 mod python;
+
+#[cfg(test)]
+mod fuzz_regressions;

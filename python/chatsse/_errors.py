@@ -35,6 +35,19 @@ class ChatSSEError(Exception):
         self.chunks = []
         self.completion = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The subclasses' constructors take keyword-only attributes, which Exception's own reduce (the
+        # class called with `args`) cannot pass: an error is rebuilt from its args and attributes instead,
+        # so that it pickles (a ProcessPoolExecutor worker's error reaches the parent whole) and copies.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[ChatSSEError], args: tuple[object, ...], attributes: dict[str, Any]) -> ChatSSEError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
 
 class EventTooLargeError(ChatSSEError):
     """A line, or the data of one event, grew past the decoder's ``max_event_size``.

@@ -29,9 +29,11 @@ pub enum Ty {
 
 impl Ty {
     /// The type of member `name` of a value of this type (`Any` for undeclared members).
+    #[inline]
     pub fn member(&self, name: &str) -> Ty {
         match self.non_null() {
-            Ty::Struct(fields) => fields.iter().find(|(field, _)| *field == name).map_or(Ty::Any, |(_, ty)| *ty),
+            // Names compared inline: memcmp calls for these few short names cost more than the loop.
+            Ty::Struct(fields) => fields.iter().find(|(field, _)| same_name(field, name)).map_or(Ty::Any, |(_, ty)| *ty),
             _ => Ty::Any,
         }
     }
@@ -87,6 +89,11 @@ impl Ty {
             Ty::Content => "a string, an array or null",
         }
     }
+}
+
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 const FUNCTION_CALL: Ty = Ty::Struct(&[("name", Ty::Str), ("arguments", Ty::Str)]);
@@ -168,15 +175,19 @@ pub enum Refusal {
     /// Not JSON: the scanner cannot go on.
     Syntax(JsonError),
     /// JSON, but not of the type (the scanner is past the value or inside it: resume from its start).
-    Type(Mismatch),
+    /// Boxed: results are returned on every value, the error is rare.
+    Type(Box<Mismatch>),
 }
 
 impl From<JsonError> for Refusal {
     fn from(error: JsonError) -> Self {
         match error.kind {
             // Valid JSON text that no Python value can hold: a type problem, the scan can go on.
-            JsonErrorKind::LoneSurrogate | JsonErrorKind::NumberOutOfRange | JsonErrorKind::IntegerTooLong { .. } => {
-                Refusal::Type(Mismatch { offset: error.offset, path: String::new(), message: error.kind.to_string() })
+            JsonErrorKind::LoneSurrogate
+            | JsonErrorKind::NumberOutOfRange
+            | JsonErrorKind::IntegerTooLong { .. }
+            | JsonErrorKind::StackExhausted { .. } => {
+                Refusal::Type(Box::new(Mismatch { offset: error.offset, path: String::new(), message: error.kind.to_string() }))
             }
             _ => Refusal::Syntax(error),
         }
@@ -193,8 +204,9 @@ impl Refusal {
     }
 }
 
+#[cold]
 pub fn mismatch(offset: usize, ty: &Ty, found: &str) -> Refusal {
-    Refusal::Type(Mismatch { offset, path: String::new(), message: format!("expected {}, found {found}", ty.name()) })
+    Refusal::Type(Box::new(Mismatch { offset, path: String::new(), message: format!("expected {}, found {found}", ty.name()) }))
 }
 
 /// What a value starting with `kind` is, for error messages.
@@ -228,6 +240,25 @@ pub fn check_string(text: &JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), Ref
     Ok(())
 }
 
+/// `check` of a member or element: numbers and strings of their type (most of a logprob entry) here,
+/// the rest by a call.
+#[inline(always)]
+fn check_inline(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<(), Refusal> {
+    match (ty, scanner.peek()?) {
+        (Ty::Int | Ty::Float, Kind::Number) => {
+            let start = scanner.position();
+            if !scanner.holdable_number()? && *ty == Ty::Int {
+                return Err(mismatch(start, ty, "a float"));
+            }
+        }
+        (Ty::Str, Kind::String) => check_string(&scanner.string()?, scratch)?,
+        _ => {
+            check(scanner, ty, scratch)?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads the value under the scanner, checking that it is of type `ty`; returns where it started.
 /// On a type mismatch the scanner may have stopped inside the value: the caller resumes from the
 /// start it noted (see `Accumulator::member`).
@@ -246,7 +277,11 @@ pub fn check(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Resul
         (_, Kind::Bool) => {
             scanner.boolean()?;
         }
-        (ty, Kind::Number) => check_number(&scanner.number()?, ty)?,
+        (ty, Kind::Number) => {
+            if !scanner.holdable_number()? && *ty == Ty::Int {
+                return Err(mismatch(start, ty, "a float"));
+            }
+        }
         (_, Kind::String) => check_string(&scanner.string()?, scratch)?,
         (Ty::Struct(_), Kind::Object) => {
             scanner.begin_object()?;
@@ -257,7 +292,7 @@ pub fn check(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Resul
                 } else {
                     ty.member(name.raw_str())
                 };
-                check(scanner, &member, scratch).map_err(|refusal| refusal.inside(|| format!(".{}", name.raw_str())))?;
+                check_inline(scanner, &member, scratch).map_err(|refusal| refusal.inside(|| format!(".{}", name.raw_str())))?;
             }
         }
         (Ty::List(item), Kind::Array) => {
@@ -265,7 +300,7 @@ pub fn check(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Resul
             let mut first = true;
             let mut at = 0usize;
             while scanner.next_element(&mut first)? {
-                check(scanner, item, scratch).map_err(|refusal| refusal.inside(|| format!("[{at}]")))?;
+                check_inline(scanner, item, scratch).map_err(|refusal| refusal.inside(|| format!("[{at}]")))?;
                 at += 1;
             }
         }

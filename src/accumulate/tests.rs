@@ -381,7 +381,7 @@ fn members_kept_as_json_text_merge_like_trees() {
 }
 
 fn add_all(accumulator: &mut Accumulator, payloads: &[&str]) -> Vec<Option<AccumulateError>> {
-    payloads.iter().map(|payload| accumulator.add(payload.as_bytes()).unwrap().rejected).collect()
+    payloads.iter().map(|payload| accumulator.add(payload.as_bytes()).unwrap().rejected.map(|rejected| *rejected)).collect()
 }
 
 fn json_of(accumulator: &Accumulator) -> String {

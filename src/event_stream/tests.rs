@@ -454,3 +454,18 @@ fn dispatch_unterminated_recovers_the_last_event() {
     feed_pieces(&mut decoder, &[b"data: a\n\n: comment"]);
     decoder.dispatch_unterminated(|_| panic!("no event")).unwrap();
 }
+
+#[test]
+fn a_callback_that_panics_leaves_the_decoder_between_two_events() {
+    // The block is reset before the callback runs: after a panic inside it, the next event is read from
+    // the next input alone (before, the block still pointed into the input the panic abandoned).
+    let mut decoder = EventStreamDecoder::new(1024);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decoder.feed(b"event: first\ndata: aaaa\ndata: bb\n\n", |_| panic!("consumer failed")).unwrap();
+    }));
+    assert!(panicked.is_err());
+    let mut events = Vec::new();
+    decoder.feed(b"data: c\n\n", |event| events.push((event.event_type().to_vec(), event.data.to_vec()))).unwrap();
+    assert_eq!(events, vec![(b"message".to_vec(), b"c".to_vec())]);
+    assert!(!decoder.close());
+}

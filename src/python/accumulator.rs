@@ -193,7 +193,8 @@ fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -
     let added = if report.is_error_event() { merge.add_error_report(payload.bytes) } else { merge.add(payload.bytes) };
     match added {
         Ok(outcome) if outcome.upstream_error => Err(report.upstream_error(py)),
-        Ok(ChunkOutcome { rejected: Some(error), .. }) | Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
+        Ok(ChunkOutcome { rejected: Some(error), .. }) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
+        Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
         Ok(_) => Ok(()),
     }
 }
