@@ -16,6 +16,3 @@ mod fuzz_regressions;
 
 #[cfg(feature = "python")]
 mod python;
-
-#[cfg(test)]
-mod fuzz_regressions;
