@@ -4,7 +4,7 @@ The native core (``chatsse._core``, Rust) does the parsing; this package re-expo
 """
 
 from chatsse import types
-from chatsse._accumulate import aaccumulate, accumulate
+from chatsse._accumulate import aaccumulate, accumulate, accumulate_many
 from chatsse._chunks import aiter_chunks, decode, encode, iter_chunks
 from chatsse._core import (
     DEFAULT_MAX_EVENT_SIZE,
@@ -12,12 +12,14 @@ from chatsse._core import (
     ChunkDecoder,
     SSEDecoder,
     ServerSentEvent,
+    __version__,
     decode_chunk,
     decode_completion,
     parse_partial_json,
 )
 from chatsse._errors import (
     ChatSSEError,
+    ConcurrentUseError,
     DecodeError,
     DecoderClosedError,
     EventTooLargeError,
@@ -33,6 +35,7 @@ __all__ = [
     "Accumulator",
     "ChatSSEError",
     "ChunkDecoder",
+    "ConcurrentUseError",
     "DecodeError",
     "DecoderClosedError",
     "EventTooLargeError",
@@ -43,6 +46,7 @@ __all__ = [
     "UpstreamError",
     "aaccumulate",
     "accumulate",
+    "accumulate_many",
     "aiter_chunks",
     "aiter_events",
     "decode",
@@ -55,5 +59,3 @@ __all__ = [
     "types",
     *types.__all__,
 ]
-
-__version__ = "0.1.0"

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, SSEDecoder, ServerSentEvent
+from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, SSEDecoder, ServerSentEvent, __version__
 from chatsse._errors import ChatSSEError, DecodeError, EventTooLargeError, TruncatedStreamError, UpstreamError
 
 READ_SIZE = 64 * 1024
@@ -81,6 +81,7 @@ def print_event_lines(events: list[ServerSentEvent]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatsse", description="Parse OpenAI-compatible Chat Completions streams.")
+    parser.add_argument("--version", action="version", version=f"chatsse {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     accumulate = commands.add_parser("accumulate", help="print the non-streamed response a streamed body adds up to")
     accumulate.add_argument("path", help="file holding the raw response body (SSE or JSON lines), or - for standard input")

@@ -6,13 +6,12 @@ import warnings
 from collections.abc import AsyncIterable, Iterable
 
 from chatsse._chunks import Format
-from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator
-from chatsse._errors import IncompleteStreamWarning, TruncatedStreamError
+from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, accumulate_bodies, decode_as
+from chatsse._errors import ChatSSEError, IncompleteStreamWarning, TruncatedStreamError
 from chatsse._sse import Piece, check_source
 from chatsse.types import ChatCompletion
 
-__all__ = ["aaccumulate", "accumulate"]
-
+__all__ = ["aaccumulate", "accumulate", "accumulate_many"]
 
 def accumulate(
     source: Iterable[Piece],
@@ -69,6 +68,54 @@ def _close(accumulator: Accumulator) -> TruncatedStreamError | None:
     return None
 
 
+def accumulate_many(
+    bodies: Iterable[Piece],
+    *,
+    format: Format = "auto",  # noqa: A002
+    strict: bool = False,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    as_json: bool = False,
+    workers: int | None = None,
+) -> list[ChatCompletion | bytes | ChatSSEError]:
+    """What ``accumulate`` gives for each whole body of ``bodies``, in order, merged on ``workers`` threads
+    (default: one per core) with the GIL released.
+
+    A body that fails takes, in its place, the ChatSSEError that ``accumulate`` would raise (its
+    ``completion`` holds what was merged before); the others are not affected. With ``as_json``, each
+    completion is its JSON bytes, as ``Accumulator.to_json``. Unfinished bodies give one
+    IncompleteStreamWarning for the batch, or, with ``strict=True``, a TruncatedStreamError each.
+    """
+    results: list[ChatCompletion | bytes | ChatSSEError] = []
+    unfinished: list[int] = []
+    outcomes = accumulate_bodies(bodies, format=format, max_event_size=max_event_size, as_json=as_json, workers=workers)
+    for index, (completion, finished, chunks, error) in enumerate(outcomes):
+        # A body cut inside a payload is unfinished as for accumulate: warned of unless strict.
+        cut = isinstance(error, TruncatedStreamError)
+        if (error is None and not finished) or cut:
+            if not strict:
+                unfinished.append(index)
+                results.append(completion)
+                continue
+            if error is None:
+                error = TruncatedStreamError(_unfinished_message(chunks), offset=-1)
+            else:  # the words accumulate(strict=True) raises
+                error = TruncatedStreamError(f"{error}, after {chunks} chunks", offset=error.offset)  # type: ignore[attr-defined]
+        if error is None:
+            results.append(completion)
+            continue
+        error.completion = decode_as(completion, ChatCompletion) if as_json else completion
+        results.append(error)
+    if unfinished:
+        shown = ", ".join(map(str, unfinished[:10])) + (", ..." if len(unfinished) > 10 else "")
+        message = f"{len(unfinished)} of {len(results)} bodies ended without [DONE] or a finish reason on every choice (bodies {shown})"
+        warnings.warn(message, IncompleteStreamWarning, stacklevel=2)
+    return results
+
+
+def _unfinished_message(chunks: int) -> str:
+    return f"the stream ended after {chunks} chunks without [DONE] or a finish reason on every choice"
+
+
 def _carry_completion(error: BaseException, accumulator: Accumulator) -> None:
     """An error leaving accumulate carries the completion merged so far (where the exception takes
     attributes: every chatsse error does, and nearly every other). A try statement in each caller
@@ -87,7 +134,7 @@ def _finish(accumulator: Accumulator, strict: bool, cut: TruncatedStreamError | 
     if cut is not None:
         message = f"{cut}, after {accumulator.chunks} chunks"
     else:
-        message = f"the stream ended after {accumulator.chunks} chunks without [DONE] or a finish reason on every choice"
+        message = _unfinished_message(accumulator.chunks)
     if strict:
         error = TruncatedStreamError(message, offset=-1 if cut is None else cut.offset)
         error.completion = completion

@@ -2,8 +2,10 @@
 from collections.abc import Iterable
 from typing import Any, Literal, final
 
+from chatsse._errors import ChatSSEError
 from chatsse.types import ChatCompletion, ChatCompletionChunk, Usage
 
+__version__: str
 DEFAULT_MAX_EVENT_SIZE: int
 
 @final
@@ -28,7 +30,9 @@ class ServerSentEvent:
 
 @final
 class SSEDecoder:
-    """Incremental ``text/event-stream`` decoder following the WHATWG HTML rules."""
+    """Incremental ``text/event-stream`` decoder following the WHATWG HTML rules.
+
+    One call at a time: a call while another runs raises ConcurrentUseError."""
 
     def __init__(self, *, max_event_size: int = ...) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[ServerSentEvent]:
@@ -63,7 +67,9 @@ def decode_completion(data: bytes | str | bytearray | memoryview) -> ChatComplet
 
 @final
 class ChunkDecoder:
-    """Incremental decoder of a streamed response body into ChatCompletionChunks."""
+    """Incremental decoder of a streamed response body into ChatCompletionChunks.
+
+    One call at a time: a call while another runs raises ConcurrentUseError."""
 
     def __init__(
         self, *, format: Literal["auto", "sse", "jsonl"] = "auto", require_done: bool = True, max_event_size: int = ...
@@ -79,11 +85,15 @@ class ChunkDecoder:
 
 @final
 class Accumulator:
-    """Merges a streamed response into the completion the same request would have returned unstreamed."""
+    """Merges a streamed response into the completion the same request would have returned unstreamed.
+
+    One call that changes it at a time; its readers may run together. Any other overlap raises
+    ConcurrentUseError."""
 
     def __init__(self, *, format: Literal["auto", "sse", "jsonl"] = "auto", max_event_size: int = ...) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Take the next piece of the raw body; no Python object is made per chunk."""
+        """Take the next piece of the raw body; no Python object is made per chunk. A piece of 4 KiB or
+        more is framed and merged with the GIL released."""
     def feed_all(self, source: Iterable[bytes | bytearray | memoryview]) -> None:
         """Feed every piece of an iterable, looping in Rust; stops at the first piece that raises."""
     def add(self, chunk: ChatCompletionChunk | bytes | str | bytearray | memoryview) -> None:
@@ -105,3 +115,14 @@ class Accumulator:
     def done(self) -> bool: ...
     @property
     def chunks(self) -> int: ...
+
+def accumulate_bodies(
+    bodies: Iterable[bytes | bytearray | memoryview],
+    *,
+    format: Literal["auto", "sse", "jsonl"] = "auto",
+    max_event_size: int = ...,
+    as_json: bool = False,
+    workers: int | None = None,
+) -> list[tuple[ChatCompletion | bytes, bool, int, ChatSSEError | None]]:
+    """Per body: (completion or its JSON, finished, chunks merged, the error that stopped it or None);
+    merged on ``workers`` threads with the GIL released. See chatsse.accumulate_many."""

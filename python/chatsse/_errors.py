@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatSSEError",
+    "ConcurrentUseError",
     "DecodeError",
     "DecoderClosedError",
     "EventTooLargeError",
@@ -72,6 +73,13 @@ class EventTooLargeError(ChatSSEError):
 
 class DecoderClosedError(ChatSSEError):
     """``feed`` was called after ``close``: a decoder parses one stream."""
+
+
+class ConcurrentUseError(ChatSSEError, RuntimeError):
+    """An ``SSEDecoder``, ``ChunkDecoder`` or ``Accumulator`` was called while another call on the same
+    object had not returned: from another thread, or from code that call was running (the iterator
+    given to ``feed_all``). The object is unchanged by the refused call; each parses one stream, one
+    call at a time (an Accumulator's readers may run together): give each thread its own, or lock."""
 
 
 class DecodeError(ChatSSEError, ValueError):

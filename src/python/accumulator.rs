@@ -1,5 +1,15 @@
 //! `Accumulator`: the merge of `crate::accumulate` behind a proxy tap. `feed` frames, parses and merges
 //! in Rust and makes no Python object per chunk; Python objects are made only when asked for.
+//!
+//! Threads: `feed` of a piece of at least `DETACH_FROM` bytes frames and merges detached from the
+//! interpreter (the GIL released), so other threads run meanwhile. One Accumulator takes one call
+//! that changes it at a time (`feed`, `feed_all`, `add`, `close`); calls that only read it
+//! (`completion`, `to_json`, `usage`, ...) may run together, but not during a change: anything else
+//! raises ConcurrentUseError (`super::exclusive`, `super::shared`).
+
+use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -7,23 +17,40 @@ use pyo3::types::PyBytes;
 
 use super::chunks::{payload_stream, stream_error, truncation, Payload};
 use super::objects::{Builder, Root, Schema};
-use super::FeedInput;
-use crate::accumulate::{Accumulator as Merge, ChunkOutcome};
+use super::{changing, reading, shared, FeedInput, Poisonable};
+use crate::accumulate::{AccumulateError, Accumulator as Merge, ChunkOutcome};
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::partial_json;
-use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream};
+use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
+
+/// Pieces from this size on are framed and merged with the GIL released. Detaching and attaching
+/// again cost 0.03-0.05 µs a piece on one thread, ~2% of the ~2 µs of work in 4 KiB of a long answer
+/// (`benches/threads.py`); smaller pieces, a chunk or two of a slow stream, keep the GIL rather than
+/// wake a waiting thread for less work than the wake-up.
+pub(crate) const DETACH_FROM: usize = 4096;
 
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
 #[pyclass(module = "chatsse._core", name = "Accumulator")]
 pub struct Accumulator {
     stream: PayloadStream,
     merge: Merge,
-    builder: Option<Builder<'static>>,
+    /// Kept across the calls that build objects; readers running together each get a builder
+    /// (`SharedBuilder`).
+    builder: SharedBuilder,
     cut_inside_payload: bool,
     /// `close` found a JSON-lines body ending at a line boundary: complete (it has no `[DONE]`).
     ended: bool,
+    poisoned: AtomicBool,
 }
 
+impl Poisonable for Accumulator {
+    fn poisoned(&self) -> &AtomicBool {
+        &self.poisoned
+    }
+}
+
+/// The Python methods: each borrows the object (`exclusive` to change it, `shared` to read it) and
+/// calls the method of the same name below.
 #[pymethods]
 impl Accumulator {
     #[new]
@@ -32,36 +59,114 @@ impl Accumulator {
         Ok(Accumulator {
             stream: payload_stream(format, max_event_size)?,
             merge: Merge::new(),
-            builder: None,
+            builder: SharedBuilder::default(),
             cut_inside_payload: false,
             ended: false,
+            poisoned: AtomicBool::new(false),
         })
     }
 
     /// Takes the next piece of the raw body (any cutting). Raises UpstreamError for an error report
     /// (after merging what that chunk carried), DecodeError for a bad payload; either is raised once
-    /// the rest of the piece is merged too, so that nothing after a bad chunk is lost.
-    fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let input = FeedInput::extract(data)?;
-        let merge = &mut self.merge;
-        let mut first_error: Option<PyErr> = None;
-        let framed = self.stream.feed(input.as_slice(), |payload| {
-            if let Err(error) = add_payload(py, merge, &payload) {
-                first_error.get_or_insert(error);
-            }
-            Ok::<(), PyErr>(())
-        });
-        // An error of a payload comes first: a framing error after it (a later event too large) is
-        // raised again by the next feed or close, as the stream stays failed.
-        if let Some(error) = first_error {
-            return Err(error);
-        }
-        framed.map_err(|error| stream_error(py, error))
+    /// the rest of the piece is merged too, so that nothing after a bad chunk is lost. A piece of
+    /// 4 KiB or more is framed and merged with the GIL released.
+    #[pyo3(name = "feed")]
+    fn py_feed(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        changing(slf, |this| this.feed(slf.py(), data))
     }
 
     /// Feeds every piece `source` yields, as `feed` does each, with the loop in Rust: a Python loop
     /// calling `feed` costs ~30 ns a call, which on 64-byte pieces is more than the work (README,
     /// Benchmarks). Stops at the first piece whose feed raises, as that loop would.
+    #[pyo3(name = "feed_all")]
+    fn py_feed_all(slf: &Bound<'_, Self>, source: &Bound<'_, PyAny>) -> PyResult<()> {
+        changing(slf, |this| this.feed_all(slf.py(), source))
+    }
+
+    /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
+    #[pyo3(name = "add")]
+    fn py_add(slf: &Bound<'_, Self>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
+        changing(slf, |this| this.add(slf.py(), chunk))
+    }
+
+    /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
+    /// Raises TruncatedStreamError when the body ended inside a payload.
+    #[pyo3(name = "close")]
+    fn py_close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        changing(slf, |this| this.close(slf.py()))
+    }
+
+    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
+    /// change it). Callable at any time.
+    #[pyo3(name = "completion")]
+    fn py_completion<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        reading(slf, |this| this.completion(slf.py()))
+    }
+
+    /// The completion so far as compact JSON: the body of the non-streamed response.
+    #[pyo3(name = "to_json")]
+    fn py_to_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyBytes>> {
+        reading(slf, |this| Ok(this.to_json(slf.py())))
+    }
+
+    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
+    /// that has arrived is completed (strings closed, open containers closed, a member still missing
+    /// its value left out) and decoded. None for a call with no parseable arguments yet.
+    #[pyo3(name = "tool_call_arguments", signature = (choice = 0))]
+    fn py_tool_call_arguments<'py>(slf: &Bound<'py, Self>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+        reading(slf, |this| this.tool_call_arguments(slf.py(), choice))
+    }
+
+    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
+    #[getter(usage)]
+    fn py_usage<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        reading(slf, |this| this.usage(slf.py()))
+    }
+
+    /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
+    /// ending at a line boundary.
+    #[getter(finished)]
+    fn py_finished(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        reading(slf, |this| Ok(this.finished()))
+    }
+
+    /// True once `data: [DONE]` arrived.
+    #[getter(done)]
+    fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        reading(slf, |this| Ok(this.done()))
+    }
+
+    /// Chunks merged so far.
+    #[getter(chunks)]
+    fn py_chunks(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        reading(slf, |this| Ok(this.chunks()))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(shared(slf)?.repr()) // a poisoned object still shows itself
+    }
+}
+
+impl Accumulator {
+
+    fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let input = FeedInput::extract(data)?;
+        let bytes = input.as_slice();
+        // Framing and merging make no Python object: a failure is kept as Rust data (`MergeFailure`)
+        // and made an exception once attached again.
+        let (framed, first_failure) = if bytes.len() >= DETACH_FROM {
+            py.detach(|| frame_and_merge(&mut self.stream, &mut self.merge, bytes))
+        } else {
+            frame_and_merge(&mut self.stream, &mut self.merge, bytes)
+        };
+        // An error of a payload comes first: a framing error after it (a later event too large) is
+        // raised again by the next feed or close, as the stream stays failed.
+        if let Some(failure) = first_failure {
+            return Err(failure.into_error(py));
+        }
+        framed.map_err(|error| stream_error(py, frame_only(error)))
+    }
+
     fn feed_all(&mut self, py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<()> {
         for piece in source.try_iter()? {
             self.feed(py, &piece?)?;
@@ -69,10 +174,10 @@ impl Accumulator {
         Ok(())
     }
 
-    /// Merges one chunk obtained elsewhere: a ChatCompletionChunk, or its JSON payload (bytes or str).
     fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = match FeedInput::extract_document(chunk) {
             Ok(input) => input,
+            // A str with no UTF-8 form: its DecodeError, not "expected a chunk".
             Err(error) if chunk.is_instance_of::<pyo3::types::PyString>() => return Err(error),
             Err(_) if Schema::get(py)?.is_instance(chunk, Root::Chunk)? => {
                 let encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
@@ -86,8 +191,6 @@ impl Accumulator {
         add_payload(py, &mut self.merge, &StreamPayload::document(input.as_slice()))
     }
 
-    /// Ends the body: merges a last event that no blank line ended, when its payload is complete.
-    /// Raises TruncatedStreamError when the body ended inside a payload.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         let merge = &mut self.merge;
         let mut cut_inside_payload = false;
@@ -105,79 +208,55 @@ impl Accumulator {
         Ok(())
     }
 
-    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
-    /// change it). Callable at any time.
-    fn completion<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn completion<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let json = self.json();
         let payload = Payload::document(json.as_bytes());
-        let mut builder = Builder::take(&mut self.builder, py)?;
-        let result = payload.decode_data(py, &mut builder, Root::Completion);
-        self.builder = Some(builder);
-        result
+        self.builder.with(py, |builder| payload.decode_data(py, builder, Root::Completion))
     }
 
-    /// The completion so far as compact JSON: the body of the non-streamed response.
     fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.json().as_bytes())
     }
 
-    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
-    /// that has arrived is completed (strings closed, open containers closed, a member still missing
-    /// its value left out) and decoded. None for a call with no parseable arguments yet.
-    #[pyo3(signature = (choice = 0))]
-    fn tool_call_arguments<'py>(&mut self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
-        let mut builder = Builder::take(&mut self.builder, py)?;
-        let mut parsed = Vec::new();
-        for text in self.merge.tool_call_arguments(choice) {
-            let value = match text.and_then(|text| partial_json::complete(text).ok().flatten()) {
-                Some(document) => builder.decode_any(py, document.as_bytes()).ok(),
-                None => None,
-            };
-            parsed.push(value);
-        }
-        self.builder = Some(builder);
-        Ok(parsed)
+    fn tool_call_arguments<'py>(&self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+        self.builder.with(py, |builder| {
+            let mut parsed = Vec::new();
+            for text in self.merge.tool_call_arguments(choice) {
+                let value = match text.and_then(|text| partial_json::complete(text).ok().flatten()) {
+                    Some(document) => builder.decode_any(py, document.as_bytes()).ok(),
+                    None => None,
+                };
+                parsed.push(value);
+            }
+            Ok(parsed)
+        })
     }
 
-    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
-    #[getter]
-    fn usage<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(json) = self.merge.usage_json() else { return Ok(None) };
-        let mut builder = Builder::take(&mut self.builder, py)?;
-        let result = Payload::document(json.as_bytes()).decode_data(py, &mut builder, Root::Usage);
-        self.builder = Some(builder);
-        result.map(Some)
+        self.builder.with(py, |builder| Payload::document(json.as_bytes()).decode_data(py, builder, Root::Usage)).map(Some)
     }
 
-    /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
-    /// ending at a line boundary.
-    #[getter]
     fn finished(&self) -> bool {
         self.stream.done() || self.merge.all_finished() || self.ended
     }
 
-    /// True once `data: [DONE]` arrived.
-    #[getter]
     fn done(&self) -> bool {
         self.stream.done()
     }
 
-    /// Chunks merged so far.
-    #[getter]
     fn chunks(&self) -> u64 {
         self.merge.chunks()
     }
 
-    fn __repr__(&self) -> String {
+    fn repr(&self) -> String {
         format!(
             "Accumulator(chunks={}, finished={})",
             self.merge.chunks(),
             if self.finished() { "True" } else { "False" }
         )
     }
-}
 
-impl Accumulator {
     fn json(&self) -> String {
         let mut out = String::new();
         self.merge.write_json(&mut out);
@@ -189,12 +268,113 @@ impl Accumulator {
 /// member, or a chunk reporting one) raises UpstreamError once what it carried is merged; a member
 /// left out for its type raises DecodeError once the rest of its chunk is merged.
 fn add_payload(py: Python<'_>, merge: &mut Merge, payload: &StreamPayload<'_>) -> PyResult<()> {
-    let report = Payload::from_stream(payload);
-    let added = if report.is_error_event() { merge.add_error_report(payload.bytes) } else { merge.add(payload.bytes) };
+    merge_payload(merge, payload).map_err(|failure| failure.into_error(py))
+}
+
+/// Merges one payload, in Rust only (callable detached): the failure, if any, as data.
+/// (Boxed: the result of every payload stays a pointer wide.)
+pub(crate) fn merge_payload(merge: &mut Merge, payload: &StreamPayload<'_>) -> Result<(), Box<MergeFailure>> {
+    super::injected_panic(payload.bytes);
+    let added = if payload.error_event { merge.add_error_report(payload.bytes) } else { merge.add(payload.bytes) };
     match added {
-        Ok(outcome) if outcome.upstream_error => Err(report.upstream_error(py)),
-        Ok(ChunkOutcome { rejected: Some(error), .. }) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
-        Err(error) => Err(report.error_at(py, error.offset, &error.path, &error.message)),
+        Ok(outcome) if outcome.upstream_error => Err(Box::new(MergeFailure::Upstream(OwnedPayload::of(payload)))),
+        Ok(ChunkOutcome { rejected: Some(error), .. }) => Err(Box::new(MergeFailure::Invalid(OwnedPayload::of(payload), *error))),
         Ok(_) => Ok(()),
+        Err(error) => Err(Box::new(MergeFailure::Invalid(OwnedPayload::of(payload), error))),
+    }
+}
+
+/// Frames `bytes` and merges every payload, as `Accumulator.feed` does: a payload that fails is
+/// reported (the first one) after the rest of the piece is merged. Pure Rust: runs detached.
+pub(crate) fn frame_and_merge(
+    stream: &mut PayloadStream,
+    merge: &mut Merge,
+    bytes: &[u8],
+) -> (Result<(), StreamError<Infallible>>, Option<Box<MergeFailure>>) {
+    let mut first_failure = None;
+    let framed = stream.feed(bytes, |payload| {
+        if let Err(failure) = merge_payload(merge, &payload) {
+            first_failure.get_or_insert(failure);
+        }
+        Ok(())
+    });
+    (framed, first_failure)
+}
+
+/// A framing error of a stream whose payload callback cannot fail.
+pub(crate) fn frame_only(error: StreamError<Infallible>) -> StreamError<PyErr> {
+    match error {
+        StreamError::Frame(error) => StreamError::Frame(error),
+        StreamError::Payload(never) => match never {},
+    }
+}
+
+/// Why a payload was not merged, kept without Python objects until the GIL is held again.
+pub(crate) enum MergeFailure {
+    /// The provider's error report (UpstreamError).
+    Upstream(OwnedPayload),
+    /// Not a valid chunk (DecodeError).
+    Invalid(OwnedPayload, AccumulateError),
+}
+
+impl MergeFailure {
+    #[cold]
+    pub(crate) fn into_error(self: Box<Self>, py: Python<'_>) -> PyErr {
+        match *self {
+            MergeFailure::Upstream(payload) => Payload::from_stream(&payload.as_payload()).upstream_error(py),
+            MergeFailure::Invalid(payload, error) => {
+                Payload::from_stream(&payload.as_payload()).error_at(py, error.offset, &error.path, &error.message)
+            }
+        }
+    }
+}
+
+/// A copy of a payload that failed, for its error report (made once per failure, never on success).
+pub(crate) struct OwnedPayload {
+    bytes: Vec<u8>,
+    offset: u64,
+    error_event: bool,
+    unterminated: bool,
+    line_starts: Vec<(usize, u64)>,
+}
+
+impl OwnedPayload {
+    #[cold]
+    fn of(payload: &StreamPayload<'_>) -> Self {
+        OwnedPayload {
+            bytes: payload.bytes.to_vec(),
+            offset: payload.offset,
+            error_event: payload.error_event,
+            unterminated: payload.unterminated,
+            line_starts: payload.line_starts.to_vec(),
+        }
+    }
+
+    fn as_payload(&self) -> StreamPayload<'_> {
+        StreamPayload {
+            bytes: &self.bytes,
+            offset: self.offset,
+            error_event: self.error_event,
+            unterminated: self.unterminated,
+            line_starts: &self.line_starts,
+        }
+    }
+}
+
+/// The builder kept by an Accumulator for the calls that make objects. Readers may run together
+/// (a shared borrow), so it is taken with `try_lock`, never waited for (see `objects::KEY_CACHE`):
+/// a reader that finds it taken makes its own.
+#[derive(Default)]
+struct SharedBuilder(Mutex<Option<Builder<'static>>>);
+
+impl SharedBuilder {
+    fn with<R>(&self, py: Python<'_>, work: impl FnOnce(&mut Builder<'static>) -> PyResult<R>) -> PyResult<R> {
+        let mut kept = self.0.try_lock().ok().and_then(|mut slot| slot.take());
+        let mut builder = Builder::take(&mut kept, py)?;
+        let result = work(&mut builder);
+        if let Ok(mut slot) = self.0.try_lock() {
+            slot.get_or_insert(builder);
+        }
+        result
     }
 }

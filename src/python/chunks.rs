@@ -9,7 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::objects::{BuildError, BuildErrorKind, Builder, Root, Schema};
-use super::{frame_error, package_error, FeedInput};
+use std::sync::atomic::AtomicBool;
+
+use super::{changing, frame_error, package_error, reading, shared, FeedInput, Poisonable};
 use crate::event_stream::{FrameError, DEFAULT_MAX_EVENT_SIZE};
 use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, StreamError};
 
@@ -216,6 +218,9 @@ fn excerpt(bytes: &[u8], position: usize) -> String {
 }
 
 /// Incremental decoder of a streamed Chat Completions response body into `ChatCompletionChunk`s.
+///
+/// Threads: one call at a time (each chunk is made a Python object as it is framed, so the GIL is
+/// never released); a call made while another is running raises ConcurrentUseError.
 #[pyclass(module = "chatsse._core", name = "ChunkDecoder")]
 pub struct ChunkDecoder {
     stream: PayloadStream,
@@ -224,6 +229,13 @@ pub struct ChunkDecoder {
     /// Kept across feeds: it caches the strings that repeat from chunk to chunk.
     builder: Option<Builder<'static>>,
     require_done: bool,
+    poisoned: AtomicBool,
+}
+
+impl Poisonable for ChunkDecoder {
+    fn poisoned(&self) -> &AtomicBool {
+        &self.poisoned
+    }
 }
 
 #[pymethods]
@@ -232,11 +244,49 @@ impl ChunkDecoder {
     #[pyo3(signature = (*, format = "auto", require_done = true, max_event_size = DEFAULT_MAX_EVENT_SIZE))]
     fn new(format: &str, require_done: bool, max_event_size: usize) -> PyResult<Self> {
         let stream = payload_stream(format, max_event_size)?;
-        Ok(ChunkDecoder { stream, failed: None, builder: None, require_done })
+        Ok(ChunkDecoder { stream, failed: None, builder: None, require_done, poisoned: AtomicBool::new(false) })
     }
 
     /// Parses the next piece of the body; returns the chunks it completed. Payloads after `[DONE]`
     /// are ignored. An error carries, in its `chunks` attribute, the chunks completed before it.
+    #[pyo3(name = "feed")]
+    fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        changing(slf, |this| this.feed(slf.py(), data))
+    }
+
+    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
+    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
+    /// `[DONE]` (unless `require_done=False`) or inside a payload.
+    #[pyo3(name = "close")]
+    fn py_close<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        changing(slf, |this| this.close(slf.py()))
+    }
+
+    /// True once `data: [DONE]` arrived.
+    #[getter(done)]
+    fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        reading(slf, |this| Ok(this.done()))
+    }
+
+    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
+    #[getter(format)]
+    fn py_format(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
+        reading(slf, |this| Ok(this.format()))
+    }
+
+    /// Bytes fed so far.
+    #[getter(offset)]
+    fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        reading(slf, |this| Ok(this.offset()))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(shared(slf)?.repr()) // a poisoned object still shows itself
+    }
+}
+
+impl ChunkDecoder {
+
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let input = FeedInput::extract(data)?;
@@ -257,9 +307,6 @@ impl ChunkDecoder {
         }
     }
 
-    /// Ends the body. Returns the chunks of a last event that no blank line (or line ending) ended,
-    /// when its payload is complete; raises TruncatedStreamError when the stream ended without
-    /// `[DONE]` (unless `require_done=False`) or inside a payload.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.check_not_failed(py)?;
         let chunks = PyList::empty(py);
@@ -280,25 +327,19 @@ impl ChunkDecoder {
         ending.map(|()| chunks.clone()).map_err(|error| with_chunks(py, error, &chunks))
     }
 
-    /// True once `data: [DONE]` arrived.
-    #[getter]
     fn done(&self) -> bool {
         self.stream.done()
     }
 
-    /// "sse" or "jsonl" once known; "auto" before the first non-blank byte.
-    #[getter]
     fn format(&self) -> &'static str {
         self.stream.format().name()
     }
 
-    /// Bytes fed so far.
-    #[getter]
     fn offset(&self) -> u64 {
         self.stream.offset()
     }
 
-    fn __repr__(&self) -> String {
+    fn repr(&self) -> String {
         format!(
             "ChunkDecoder(format={:?}, offset={}, done={})",
             self.format(),
@@ -306,9 +347,7 @@ impl ChunkDecoder {
             if self.stream.done() { "True" } else { "False" }
         )
     }
-}
 
-impl ChunkDecoder {
     fn check_not_failed(&self, py: Python<'_>) -> PyResult<()> {
         match &self.failed {
             None => Ok(()),
@@ -358,6 +397,7 @@ pub(crate) fn truncation(py: Python<'_>, stream: &PayloadStream, cut_inside_payl
 
 /// One payload: an error report or a chunk.
 fn on_payload(py: Python<'_>, builder: &mut Builder<'_>, payload: &StreamPayload<'_>, chunks: &Bound<'_, PyList>) -> PyResult<()> {
+    super::injected_panic(payload.bytes);
     let payload = Payload::from_stream(payload);
     if payload.is_error_event() {
         return Err(payload.upstream_error(py));

@@ -1,14 +1,26 @@
 //! The Python bindings: the one place that knows about pyo3. It converts the core's results into
 //! Python objects and the core's errors into the exception classes of `chatsse._errors`; no framing
 //! or merging rule lives here. `sse`: the framer's classes; `objects`: building the msgspec Structs of
-//! `chatsse.types` from JSON; `chunks`: typed chunk streams and document decoding.
+//! `chatsse.types` from JSON; `chunks`: typed chunk streams and document decoding; `batch`: many
+//! bodies accumulated on all cores.
+//!
+//! Threads: the module declares that it does not need the GIL (`gil_used = false`), so a free-threaded
+//! CPython (3.14t) keeps the GIL off when it loads it. What makes that true: no interpreter-wide state
+//! is switched while other threads can run (`objects::GcPaused`), no blocking lock is taken while
+//! attached (the key cache and the Accumulator's builder are taken with `try_lock`), and each pyclass
+//! is borrowed through `exclusive`/`shared`, which turn a second call into ConcurrentUseError.
 
 mod accumulator;
+mod batch;
 mod chunks;
 mod objects;
 mod sse;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::buffer::PyBuffer;
+use pyo3::pyclass::boolean_struct::False;
+use pyo3::PyClass;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -153,6 +165,95 @@ fn package_error(py: Python<'_>, class: &str, message: String, attributes: &[(&s
     build().unwrap_or_else(|failed| failed)
 }
 
+/// ConcurrentUseError: `object` is borrowed by a call that has not returned, in another thread (or
+/// re-entered from Python code that call runs: an iterator, a buffer's `__buffer__`). pyo3's own
+/// message for this is a bare "Already borrowed" RuntimeError.
+#[cold]
+fn concurrent_use(object: &Bound<'_, PyAny>) -> PyErr {
+    let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let message = format!(
+        "this {class} is in use by a call that has not returned (another thread's, or one that is running the code \
+         that made this call); a {class} takes one call at a time: give each thread its own, or hold a lock around its use"
+    );
+    package_error(object.py(), "ConcurrentUseError", message, &[])
+}
+
+/// A pyclass whose Rust call panicked is poisoned: its state may be half-changed, so every later call
+/// raises (`changing`, `reading`) rather than reuse it.
+pub(crate) trait Poisonable {
+    fn poisoned(&self) -> &AtomicBool;
+}
+
+/// A call that changes `object`, borrowed exclusively (see `exclusive`). A panic inside it, which is
+/// a bug of chatsse's, poisons the object and becomes a ChatSSEError naming it.
+pub(crate) fn changing<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R>
+where
+    T: PyClass<Frozen = False> + Poisonable,
+{
+    let mut this = exclusive(object)?;
+    refuse_poisoned(&*this, object.as_any())?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut this))) {
+        Ok(result) => result,
+        Err(panic) => {
+            this.poisoned().store(true, Ordering::Relaxed);
+            Err(panicked(object.as_any(), &panic))
+        }
+    }
+}
+
+/// A call that only reads `object`, borrowed shared (see `shared`); a panic poisons it as in `changing`.
+pub(crate) fn reading<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&T) -> PyResult<R>) -> PyResult<R>
+where
+    T: PyClass + Poisonable,
+{
+    let this = shared(object)?;
+    refuse_poisoned(&*this, object.as_any())?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&this))) {
+        Ok(result) => result,
+        Err(panic) => {
+            this.poisoned().store(true, Ordering::Relaxed);
+            Err(panicked(object.as_any(), &panic))
+        }
+    }
+}
+
+fn refuse_poisoned(this: &impl Poisonable, object: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !this.poisoned().load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let message = format!("this {class} failed inside chatsse (a panic, reported when it happened) and is unusable; make a new {class}");
+    Err(package_error(object.py(), "ChatSSEError", message, &[]))
+}
+
+#[cold]
+fn panicked(object: &Bound<'_, PyAny>, panic: &Box<dyn std::any::Any + Send>) -> PyErr {
+    let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let what = panic.downcast_ref::<&str>().map(|text| (*text).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+    let message = format!("internal error in {class} (a panic: {what}); this {class} is unusable from now on, and this is a bug to report");
+    package_error(object.py(), "ChatSSEError", message, &[])
+}
+
+/// The test-only fault of the `panic-hook` feature (never in a release build): a payload or event whose
+/// data is `chatsse:panic` panics where it is handled, so that the tests can show what a panic leaves.
+#[inline(always)]
+pub(crate) fn injected_panic(_data: &[u8]) {
+    #[cfg(feature = "panic-hook")]
+    if _data == b"chatsse:panic" {
+        panic!("injected by the panic-hook feature");
+    }
+}
+
+/// The object, borrowed for a call that changes it; ConcurrentUseError while any other call holds it.
+pub(crate) fn exclusive<'py, T: PyClass<Frozen = False>>(object: &Bound<'py, T>) -> PyResult<PyRefMut<'py, T>> {
+    object.try_borrow_mut().map_err(|_| concurrent_use(object.as_any()))
+}
+
+/// The object, borrowed for a call that only reads it; ConcurrentUseError while a call changing it runs.
+pub(crate) fn shared<'py, T: PyClass>(object: &Bound<'py, T>) -> PyResult<PyRef<'py, T>> {
+    object.try_borrow().map_err(|_| concurrent_use(object.as_any()))
+}
+
 /// The Python exception for a framing error; `events` are what the failing feed completed before it.
 #[cold]
 fn frame_error(py: Python<'_>, error: &FrameError, events: Bound<'_, PyList>) -> PyErr {
@@ -171,10 +272,12 @@ fn frame_error(py: Python<'_>, error: &FrameError, events: Bound<'_, PyList>) ->
 }
 
 /// chatsse's native core. Use the `chatsse` package, which re-exports what is public.
-#[pymodule]
+#[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
     use super::accumulator::Accumulator;
+    #[pymodule_export]
+    use super::batch::accumulate_bodies;
     #[pymodule_export]
     use super::chunks::{decode_as, decode_chunk, decode_completion, parse_partial_json, ChunkDecoder};
     #[pymodule_export]
@@ -188,6 +291,8 @@ mod _core {
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        // The package's version has one source, Cargo.toml (pyproject.toml declares it dynamic).
+        module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         // Made with the C API, not a pyclass (see `sse::EventObject`).
         module.add("ServerSentEvent", super::sse::event_type(module.py())?)
     }

@@ -6,6 +6,7 @@
 //! Values are checked against the declared types the way msgspec checks them (a float field takes an
 //! integer; an int field refuses a float), and every error says where: byte offset and JSON path.
 
+use std::cell::Cell;
 use std::ptr;
 use std::sync::Mutex;
 
@@ -87,9 +88,34 @@ pub(crate) enum Root {
 
 static SCHEMA: PyOnceLock<Schema> = PyOnceLock::new();
 
+thread_local! {
+    /// This thread is running `Schema::load`: a decode reached from the Python code it runs (a hook
+    /// on `msgspec.inspect`, an import side effect) would wait for itself on the once-lock.
+    static LOADING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Schema {
     pub(crate) fn get(py: Python<'_>) -> PyResult<&'static Schema> {
-        SCHEMA.get_or_try_init(py, || Schema::load(py))
+        if let Some(schema) = SCHEMA.get(py) {
+            return Ok(schema);
+        }
+        if LOADING.with(|loading| loading.get()) {
+            let message = "chatsse was called while it loads its types (from Python code that loading runs: an import \
+                           side effect or a hook on msgspec.inspect); call it after that code returns";
+            return Err(super::package_error(py, "ChatSSEError", message.to_owned(), &[]));
+        }
+        SCHEMA.get_or_try_init(py, || {
+            /// Clears LOADING however `load` ends.
+            struct Loading;
+            impl Drop for Loading {
+                fn drop(&mut self) {
+                    LOADING.with(|loading| loading.set(false));
+                }
+            }
+            LOADING.with(|loading| loading.set(true));
+            let _loading = Loading;
+            Schema::load(py)
+        })
     }
 
     fn load(py: Python<'_>) -> PyResult<Schema> {
@@ -393,32 +419,64 @@ fn key_slot(padded: &[u8; KEY_MAX], len: usize) -> usize {
 }
 
 /// The key cache, shared by every builder: a builder takes it for the length of one document (two
-/// pointer moves) and puts it back. Documents are built with the GIL held and no Python code runs
-/// meanwhile, so it is never wanted twice at once; if it were, the second builder would start an
-/// empty one.
+/// pointer moves) and puts it back. It is taken with `try_lock`, never waited for: a thread waiting
+/// on a lock while attached to the interpreter can deadlock a free-threaded CPython (a stop-the-world
+/// pause waits for it while the holder waits for the pause), and a GIL build never finds it held
+/// (no Python code runs while a document is built, except a `__post_init__`). A builder that finds it
+/// taken works with an empty cache, and the first builder to finish puts its cache back.
 static KEY_CACHE: Mutex<Vec<Option<CachedKey>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The innermost `GcPaused` of this thread turned the collector off (and must turn it back on).
+    static GC_PAUSED_HERE: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The cyclic garbage collector held off while one document's objects are made (`PyGC_Disable`, put
 /// back as it was on drop). Everything made is reachable from the value being built, so a collection
 /// could free none of it; but each container made counts toward the next collection, and on a large
 /// document (a completion with logprobs: ~20 containers a token) the collections' passes over the
-/// growing tree were a third of `decode_completion`'s time (perf; docs/decisions.md §7). The GIL is
-/// held throughout and no Python code runs while a document is built, so no other thread notices.
-struct GcPaused(bool);
+/// growing tree were a third of `decode_completion`'s time (perf; docs/decisions.md §7).
+///
+/// The switch is interpreter-wide, so it is made only where no other thread can see it: on a GIL
+/// build, with the GIL held and no Python code running (the one Python code a build runs, a class's
+/// `__post_init__`, runs `resumed`, with the collector as it was; Python code can switch threads). On a
+/// free-threaded build other threads run meanwhile: the collector is left alone there.
+struct GcPaused {
+    /// `GC_PAUSED_HERE` of an enclosing pause (a decode inside a `__post_init__`).
+    outer: bool,
+}
 
 impl GcPaused {
     #[inline]
     fn new() -> Self {
-        // SAFETY: called with the GIL held (every decode entry point takes `Python<'py>`).
-        GcPaused(unsafe { ffi::PyGC_Disable() } == 1)
+        // SAFETY: called attached to the interpreter (every decode entry point takes `Python<'py>`).
+        #[cfg(not(Py_GIL_DISABLED))]
+        let turned_off = unsafe { ffi::PyGC_Disable() } == 1;
+        #[cfg(Py_GIL_DISABLED)]
+        let turned_off = false;
+        GcPaused { outer: GC_PAUSED_HERE.replace(turned_off) }
+    }
+
+    /// Runs `call` (Python code) with the collector back as it was before the pause.
+    #[inline]
+    fn resumed<R>(call: impl FnOnce() -> R) -> R {
+        if !GC_PAUSED_HERE.replace(false) {
+            return call();
+        }
+        // SAFETY: attached, as in `new`.
+        unsafe { ffi::PyGC_Enable() };
+        let result = call();
+        // The call may have switched the collector off itself: then it stays off, and is not ours.
+        GC_PAUSED_HERE.set(unsafe { ffi::PyGC_Disable() } == 1);
+        result
     }
 }
 
 impl Drop for GcPaused {
     #[inline]
     fn drop(&mut self) {
-        if self.0 {
-            // SAFETY: as in `new`; the GIL is still held.
+        if GC_PAUSED_HERE.replace(self.outer) {
+            // SAFETY: as in `new`; still attached.
             unsafe { ffi::PyGC_Enable() };
         }
     }
@@ -463,13 +521,17 @@ impl<'s> Builder<'s> {
 
     /// Runs `work` (the building of one document) holding the key cache.
     fn with_keys<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
-        if let Ok(mut shared) = KEY_CACHE.lock() {
+        if let Ok(mut shared) = KEY_CACHE.try_lock() {
             self.keys = std::mem::take(&mut *shared);
         }
         let result = work(self);
-        if let Ok(mut shared) = KEY_CACHE.lock() {
-            *shared = std::mem::take(&mut self.keys);
+        if let Ok(mut shared) = KEY_CACHE.try_lock() {
+            if shared.is_empty() {
+                *shared = std::mem::take(&mut self.keys);
+            }
         }
+        // A cache not put back is dropped here, attached (its strs are released).
+        self.keys = Vec::new();
         result
     }
 
@@ -757,9 +819,9 @@ impl<'s> Builder<'s> {
                 }
                 // SAFETY: `args` holds `fields.len()` borrowed references kept alive by `values` and `unset`
                 // for the duration of the call; the result is a new reference or NULL with an exception set.
-                let instance = unsafe {
+                let instance = GcPaused::resumed(|| unsafe {
                     ffi::PyObject_Vectorcall(schema.class.as_ptr(), args.as_ptr(), schema.fields.len(), ptr::null_mut())
-                };
+                });
                 (py_result(py, instance).map_err(at_start)?, extras)
             }
         };

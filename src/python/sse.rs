@@ -10,7 +10,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, Borrowed};
 
-use super::{decode_utf8, frame_error, FeedInput};
+use std::sync::atomic::AtomicBool;
+
+use super::{changing, decode_utf8, frame_error, reading, shared, FeedInput, Poisonable};
 use crate::event_stream::{Event, EventStreamDecoder, DEFAULT_MAX_EVENT_SIZE};
 
 /// One server-sent event, as `SSEDecoder.feed` returns it: `ServerSentEvent` of `chatsse._core`.
@@ -146,16 +148,19 @@ unsafe extern "C" fn event_dealloc(object: *mut ffi::PyObject) {
 /// Runs a slot function's body with the GIL token, turning an error (or a panic) into NULL with
 /// the exception set, as CPython expects of a slot.
 unsafe fn slot_body(body: impl FnOnce(Python<'_>) -> PyResult<*mut ffi::PyObject>) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls slot functions with the thread attached to the interpreter.
-    let py = Python::assume_attached();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py)));
-    let error = match outcome {
-        Ok(Ok(result)) => return result,
-        Ok(Err(error)) => error,
-        Err(_) => pyo3::exceptions::PySystemError::new_err("chatsse: panic in ServerSentEvent"),
-    };
-    error.restore(py);
-    std::ptr::null_mut()
+    // CPython calls slot functions attached; `attach` (not `assume_attached`) also tells pyo3 so, or the
+    // references a failing call drops (its error message) would wait in pyo3's pool for the next pyo3
+    // call to release them: 10^6 failed constructions held 126 MiB.
+    Python::attach(|py| {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py)));
+        let error = match outcome {
+            Ok(Ok(result)) => return result,
+            Ok(Err(error)) => error,
+            Err(_) => pyo3::exceptions::PySystemError::new_err("chatsse: panic in ServerSentEvent"),
+        };
+        error.restore(py);
+        std::ptr::null_mut()
+    })
 }
 
 /// `ServerSentEvent(data="", event="message", id="", retry=None)`, by position or keyword.
@@ -249,15 +254,17 @@ unsafe extern "C" fn event_reduce(object: *mut ffi::PyObject, _unused: *mut ffi:
 
 /// The hash of the tuple (event, data, id, retry).
 unsafe extern "C" fn event_hash(object: *mut ffi::PyObject) -> ffi::Py_hash_t {
-    let py = Python::assume_attached();
-    let hashed = PyTuple::new(py, event_fields(py, object)).and_then(|fields| fields.hash());
-    match hashed {
-        Ok(hash) => hash,
-        Err(error) => {
-            error.restore(py);
-            -1
+    // Attached, as in `slot_body`: the tuple made here is released at once.
+    Python::attach(|py| {
+        let hashed = PyTuple::new(py, event_fields(py, object)).and_then(|fields| fields.hash());
+        match hashed {
+            Ok(hash) => hash,
+            Err(error) => {
+                error.restore(py);
+                -1
+            }
         }
-    }
+    })
 }
 
 /// Slice equality that never calls `memcmp` for empty slices. Comparing two empty `Vec`s (dangling
@@ -315,12 +322,23 @@ impl StringCache {
 }
 
 /// Incremental `text/event-stream` decoder (WHATWG HTML rules).
+///
+/// Threads: one call at a time (every event is made a Python object while framing, so the GIL is
+/// never released); a call made while another is running raises ConcurrentUseError.
 #[pyclass(module = "chatsse._core", name = "SSEDecoder")]
 pub struct SSEDecoder {
     decoder: EventStreamDecoder,
     strings: StringCache,
+    poisoned: AtomicBool,
 }
 
+impl Poisonable for SSEDecoder {
+    fn poisoned(&self) -> &AtomicBool {
+        &self.poisoned
+    }
+}
+
+/// The Python methods: each borrows the decoder and calls the method of the same name below.
 #[pymethods]
 impl SSEDecoder {
     #[new]
@@ -329,16 +347,64 @@ impl SSEDecoder {
         if max_event_size == 0 {
             return Err(PyValueError::new_err("max_event_size must be at least 1 byte"));
         }
-        Ok(SSEDecoder { decoder: EventStreamDecoder::new(max_event_size), strings: StringCache::new(py) })
+        Ok(SSEDecoder { decoder: EventStreamDecoder::new(max_event_size), strings: StringCache::new(py), poisoned: AtomicBool::new(false) })
     }
 
     /// Parses the next piece of the stream; returns the events it completed.
+    #[pyo3(name = "feed")]
+    fn py_feed<'py>(slf: &Bound<'py, Self>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        changing(slf, |this| this.feed(slf.py(), data))
+    }
+
+    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
+    /// inside an event). Later feeds raise DecoderClosedError.
+    #[pyo3(name = "close")]
+    fn py_close(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        changing(slf, |this| Ok(this.close()))
+    }
+
+    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
+    #[getter(last_event_id)]
+    fn py_last_event_id<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        reading(slf, |this| this.last_event_id(slf.py()))
+    }
+
+    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
+    #[getter(retry)]
+    fn py_retry(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        reading(slf, |this| Ok(this.retry()))
+    }
+
+    #[getter(max_event_size)]
+    fn py_max_event_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        reading(slf, |this| Ok(this.max_event_size()))
+    }
+
+    /// Bytes fed so far.
+    #[getter(offset)]
+    fn py_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        reading(slf, |this| Ok(this.offset()))
+    }
+
+    #[getter(closed)]
+    fn py_closed(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        reading(slf, |this| Ok(this.closed()))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(shared(slf)?.repr()) // a poisoned object still shows itself
+    }
+}
+
+impl SSEDecoder {
+
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let input = FeedInput::extract(data)?;
         let events = PyList::empty(py);
         let mut conversion_error: Option<PyErr> = None;
         let strings = &mut self.strings;
         let result = self.decoder.feed(input.as_slice(), |event| {
+            super::injected_panic(event.data);
             if conversion_error.is_some() {
                 return;
             }
@@ -356,41 +422,31 @@ impl SSEDecoder {
         }
     }
 
-    /// Ends the stream: returns True when an unterminated event was discarded (the stream was cut
-    /// inside an event). Later feeds raise DecoderClosedError.
     fn close(&mut self) -> bool {
         self.decoder.close()
     }
 
-    /// The last event ID string, as a reconnecting client sends it in `Last-Event-ID`.
-    #[getter]
     fn last_event_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         decode_utf8(py, self.decoder.last_event_id())
     }
 
-    /// The reconnection time in milliseconds from the latest valid `retry` field, or None.
-    #[getter]
     fn retry(&self) -> Option<u64> {
         self.decoder.retry()
     }
 
-    #[getter]
     fn max_event_size(&self) -> usize {
         self.decoder.max_event_size()
     }
 
-    /// Bytes fed so far.
-    #[getter]
     fn offset(&self) -> u64 {
         self.decoder.offset()
     }
 
-    #[getter]
     fn closed(&self) -> bool {
         self.decoder.is_closed()
     }
 
-    fn __repr__(&self) -> String {
+    fn repr(&self) -> String {
         format!(
             "SSEDecoder(max_event_size={}, offset={}, closed={})",
             self.decoder.max_event_size(),
