@@ -11,8 +11,8 @@ pub mod partial_json;
 pub mod payload_stream;
 mod stack;
 
-#[cfg(test)]
-mod fuzz_regressions;
-
 #[cfg(feature = "python")]
 mod python;
+
+#[cfg(test)]
+mod fuzz_regressions;
