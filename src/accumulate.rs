@@ -364,7 +364,7 @@ fn report(refusal: Refusal, path: &Path<'_>) -> AccumulateError {
             AccumulateError { offset: error.offset, path: path.render(), message: error.kind.to_string() }
         }
         Refusal::Type(mismatch) => {
-            let Mismatch { offset, path: below, message } = *mismatch;
+            let Mismatch { offset, path: below, message, .. } = *mismatch;
             AccumulateError { offset, path: path.render() + &below, message }
         }
     }
@@ -1244,10 +1244,19 @@ fn json_value(text: &str, compact: bool) -> Value {
     })
 }
 
-/// The value under the scanner, checked against `ty`, as a kept `Value::Json`.
+/// The value under the scanner, checked against `ty`, as a kept `Value::Json`. One that holds a `null`
+/// where its type admits none (a usage's `"cached_tokens": null`) is kept as a tree without it instead:
+/// text cannot leave a member out, and null never sets a value.
 fn checked_json(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Result<Value, Refusal> {
-    let (text, compact) = value_text(scanner, ty, scratch)?;
-    Ok(json_value(text, compact))
+    let mark = scanner.mark();
+    match value_text(scanner, ty, scratch) {
+        Ok((text, compact)) => Ok(json_value(text, compact)),
+        Err(Refusal::Type(mismatch)) if mismatch.null => {
+            scanner.rewind(mark);
+            parse_value(scanner, ty, scratch)
+        }
+        Err(refusal) => Err(refusal),
+    }
 }
 
 /// A string's value: borrowed from the payload unless it has escapes (which member names and ids in

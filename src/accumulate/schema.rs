@@ -167,6 +167,8 @@ pub struct Mismatch {
     /// Where, relative to the checked value (`""` for the value itself, `.a[2]` below it).
     pub path: String,
     pub message: String,
+    /// The value is a `null` where its type admits none: a tree parse can leave it out instead.
+    pub null: bool,
 }
 
 /// Why a value was not accepted.
@@ -187,7 +189,7 @@ impl From<JsonError> for Refusal {
             | JsonErrorKind::NumberOutOfRange
             | JsonErrorKind::IntegerTooLong { .. }
             | JsonErrorKind::StackExhausted { .. } => {
-                Refusal::Type(Box::new(Mismatch { offset: error.offset, path: String::new(), message: error.kind.to_string() }))
+                Refusal::Type(Box::new(Mismatch { offset: error.offset, path: String::new(), message: error.kind.to_string(), null: false }))
             }
             _ => Refusal::Syntax(error),
         }
@@ -206,7 +208,7 @@ impl Refusal {
 
 #[cold]
 pub fn mismatch(offset: usize, ty: &Ty, found: &str) -> Refusal {
-    Refusal::Type(Box::new(Mismatch { offset, path: String::new(), message: format!("expected {}, found {found}", ty.name()) }))
+    Refusal::Type(Box::new(Mismatch { offset, path: String::new(), message: format!("expected {}, found {found}", ty.name()), null: found == "null" }))
 }
 
 /// What a value starting with `kind` is, for error messages.

@@ -597,3 +597,16 @@ fn many_distinct_names_indexes_and_calls_merge_as_a_scan_would() {
     // The delta's undeclared members follow the declared ones, in order of arrival.
     assert!(out.contains(&format!(r#""arguments":"{}+!"}}}}],{},"reasoning_details""#, n - 1, keys.join(","))), "{out}");
 }
+
+#[test]
+fn a_null_count_in_a_usage_is_left_out_not_the_usage() {
+    let mut accumulator = Accumulator::new();
+    let outcome = accumulator
+        .add(br#"{"choices":[],"usage":{"prompt_tokens":5,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":null,"audio_tokens":0},"completion_tokens":null}}"#)
+        .unwrap();
+    assert_eq!(outcome.rejected, None);
+    assert_eq!(accumulator.usage_json().as_deref(), Some(r#"{"prompt_tokens":5,"total_tokens":7,"prompt_tokens_details":{"audio_tokens":0}}"#));
+    // A count of another wrong type still leaves the usage out, reported.
+    let outcome = accumulator.add(br#"{"choices":[],"usage":{"prompt_tokens":"5"}}"#).unwrap();
+    assert_eq!(outcome.rejected.map(|rejected| rejected.path), Some("$.usage.prompt_tokens".to_owned()));
+}
