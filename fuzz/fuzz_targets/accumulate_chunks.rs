@@ -639,7 +639,16 @@ fuzz_target!(|input: &[u8]| {
         }
     }
     if let Some(usage) = &expected.usage {
-        let usage: Value = serde_json::from_str(usage).unwrap();
+        let mut usage: Value = serde_json::from_str(usage).unwrap();
+        // A null where the type admits none (a count) is left out, not the usage (accumulate.rs).
+        if let Value::Object(members) = &mut usage {
+            members.retain(|key, value| !value.is_null() || key.ends_with("_details"));
+            for details in members.values_mut() {
+                if let Value::Object(counts) = details {
+                    counts.retain(|_, value| !value.is_null());
+                }
+            }
+        }
         assert_eq!(completion["usage"], usage, "usage");
     }
 });

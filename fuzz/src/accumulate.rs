@@ -132,7 +132,7 @@ fn describe(error: StreamError<()>) -> String {
     }
 }
 
-/// The same payloads added one by one, every other one with a leading space: the accumulator's
+/// The same payloads added one by one, every other chunk with a leading space: the accumulator's
 /// skip of a repeated leading run then never applies (a run is a byte prefix, and consecutive
 /// payloads never share one), so this is the merge without that optimisation. Offsets of the spaced
 /// payloads are reported as in the unspaced ones.
@@ -141,7 +141,8 @@ pub fn accumulate_unskipped(payloads: &[(Vec<u8>, bool)]) -> Outcome {
     let mut reports = Vec::new();
     let mut spaced = Vec::new();
     for (n, (bytes, error_event)) in payloads.iter().enumerate() {
-        let shift = n % 2;
+        // Not an error report's payload: one that is not JSON is kept as the text it is.
+        let shift = if *error_event { 0 } else { n % 2 };
         let input: &[u8] = if shift == 1 {
             spaced.clear();
             spaced.push(b' ');
