@@ -862,14 +862,7 @@ impl Accumulator {
                     comma.key(out, "choices");
                     let mut choices: Vec<&Choice> = self.choices.iter().collect();
                     choices.sort_by_key(|choice| choice.index);
-                    out.push('[');
-                    for (n, choice) in choices.into_iter().enumerate() {
-                        if n > 0 {
-                            out.push(',');
-                        }
-                        write_choice(out, choice);
-                    }
-                    out.push(']');
+                    write_list(out, choices, write_choice);
                 }
                 "usage" => {
                     if let Some(usage) = self.usage_value() {
@@ -1672,14 +1665,7 @@ fn write_message(out: &mut String, message: &Message) {
                         // without one) keep their order of arrival.
                         let mut calls: Vec<&ToolCall> = calls.calls.iter().collect();
                         calls.sort_by_key(|call| call.index.unwrap_or(i64::MAX));
-                        out.push('[');
-                        for (n, call) in calls.into_iter().enumerate() {
-                            if n > 0 {
-                                out.push(',');
-                            }
-                            write_tool_call(out, call);
-                        }
-                        out.push(']');
+                        write_list(out, calls, write_tool_call);
                     }
                 }
             }
@@ -1762,12 +1748,17 @@ fn write_raw_list(out: &mut String, comma: &mut Comma, key: &str, list: &RawList
 }
 
 fn write_items(out: &mut String, items: &[Value]) {
+    write_list(out, items, write_value);
+}
+
+/// A JSON array of `items`, each written by `write`.
+fn write_list<T>(out: &mut String, items: impl IntoIterator<Item = T>, mut write: impl FnMut(&mut String, T)) {
     out.push('[');
-    for (n, item) in items.iter().enumerate() {
+    for (n, item) in items.into_iter().enumerate() {
         if n > 0 {
             out.push(',');
         }
-        write_value(out, item);
+        write(out, item);
     }
     out.push(']');
 }

@@ -137,6 +137,8 @@ pub struct EventStreamDecoder {
     /// The unfinished line carried over from earlier feeds, and its stream offset.
     line: Vec<u8>,
     line_start: u64,
+    /// Stream offset just past the last blank line: the bytes before it are whole blocks.
+    block_end: u64,
     // The block in progress (the spec's buffers).
     data_buffer: DataBuffer,
     data: Vec<u8>,
@@ -174,6 +176,7 @@ impl EventStreamDecoder {
             after_cr: false,
             line: Vec::new(),
             line_start: 0,
+            block_end: 0,
             data_buffer: DataBuffer::Empty,
             data: Vec::new(),
             event_start: 0,
@@ -208,6 +211,12 @@ impl EventStreamDecoder {
         self.offset
     }
 
+    /// The stream offset just past the blank line that ended the last block (0 before any): the
+    /// bytes before it are whole events (and comments), the bytes after it an unfinished block.
+    pub fn block_end(&self) -> u64 {
+        self.block_end
+    }
+
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
@@ -240,6 +249,9 @@ impl EventStreamDecoder {
             // A CR that ended the previous feed already ended its line; this LF completes that CRLF.
             if input[pos] == b'\n' {
                 pos += 1;
+                if self.block_end == self.offset {
+                    self.block_end += 1; // that line was blank: its LF belongs to the block it ended
+                }
             }
             self.after_cr = false;
         }
@@ -249,6 +261,7 @@ impl EventStreamDecoder {
                 break;
             };
             let end = pos + found;
+            let blank = end == pos && self.line.is_empty();
             if self.line.is_empty() {
                 self.check_line_length(end - pos, self.offset + pos as u64)?;
                 self.process_line(input, &input[pos..end], Some(pos), on_event)?;
@@ -270,6 +283,9 @@ impl EventStreamDecoder {
                 } else if input[pos] == b'\n' {
                     pos += 1;
                 }
+            }
+            if blank {
+                self.block_end = self.offset + pos as u64;
             }
         }
         // The one thing that may still point into `input`: copy it before the input goes away.

@@ -84,6 +84,12 @@ impl JsonLinesSplitter {
         self.offset += n as u64;
     }
 
+    /// The stream offset just past the last line ending that ends a payload: the bytes before it are
+    /// whole lines (a document still open over several lines is after it).
+    pub fn line_end(&self) -> u64 {
+        self.offset - self.line.len() as u64
+    }
+
     /// Calls `on_line(line, stream_offset)` for each complete non-blank line (or document) of `input`.
     pub fn feed<E>(
         &mut self,
@@ -238,6 +244,17 @@ mod tests {
         let expected = vec![("{\"a\":1}".to_owned(), 0), ("{\"b\":2}".to_owned(), 9), ("{}".to_owned(), 21)];
         assert_eq!(lines(&[b"{\"a\":1}\r\n{\"b\":2}\n\n  \n{}\n"]), (expected.clone(), None));
         assert_eq!(lines(&[b"{\"a\":1}\r", b"\n{\"b\"", b":2}\n\n  \n{}", b"\n"]), (expected, None));
+    }
+
+    #[test]
+    fn line_end_is_past_the_last_line_ending() {
+        let mut splitter = JsonLinesSplitter::new(64);
+        let mut ends = Vec::new();
+        for piece in [&b"{\"a\":1}\r"[..], b"\n{\"b\"", b":2}\n\n", b"{}"] {
+            splitter.feed::<()>(piece, |_, _| Ok(())).unwrap();
+            ends.push(splitter.line_end());
+        }
+        assert_eq!(ends, [0, 9, 18, 18]);
     }
 
     #[test]

@@ -146,6 +146,16 @@ impl PayloadStream {
         self.offset
     }
 
+    /// The stream offset just past the last complete event (SSE: its blank line; JSON lines: its
+    /// line ending); 0 while the format is undecided. The bytes before it hold only whole events.
+    pub fn complete_offset(&self) -> u64 {
+        match self.format() {
+            Format::Auto => 0,
+            Format::Sse => self.events.block_end(),
+            Format::JsonLines => self.lines.line_end(),
+        }
+    }
+
     pub fn max_event_size(&self) -> usize {
         self.events.max_event_size()
     }
@@ -441,6 +451,23 @@ mod tests {
         assert!(!cut(b"{\"id\": 1.5}", true));
         assert!(!cut(b"[DONE]x", true));
         assert!(!cut(b"[DO", false));
+    }
+
+    #[test]
+    fn complete_offset_follows_the_format() {
+        let offsets = |format: Format, pieces: &[&[u8]]| -> Vec<u64> {
+            let mut stream = PayloadStream::new(format, 1024);
+            pieces
+                .iter()
+                .map(|piece| {
+                    stream.feed(piece, |_| Ok::<(), ()>(())).unwrap();
+                    stream.complete_offset()
+                })
+                .collect()
+        };
+        assert_eq!(offsets(Format::Auto, &[b"  ", b"\ndata: {}\n\nda", b"ta: {}\n", b"\n"]), [0, 13, 13, 23]);
+        assert_eq!(offsets(Format::Auto, &[b"\xEF\xBB\xBF{}\n{", b"}\n"]), [6, 9]);
+        assert_eq!(offsets(Format::Sse, &[b"data: {}\n\n"]), [10]);
     }
 
     #[test]

@@ -27,7 +27,18 @@ from chatsse._errors import (
     TruncatedStreamError,
     UpstreamError,
 )
+from chatsse._proxy import (
+    StreamRequest,
+    acomplete,
+    aforward,
+    drop_usage_chunks,
+    error_body,
+    error_event,
+    error_status,
+    stream_request,
+)
 from chatsse._sse import aiter_events, iter_events
+from chatsse._tap import TapResult, TapStatus, atap, tap
 from chatsse.types import *  # noqa: F403 -- the types are part of the top-level API
 
 __all__ = [
@@ -42,20 +53,32 @@ __all__ = [
     "IncompleteStreamWarning",
     "SSEDecoder",
     "ServerSentEvent",
+    "StreamRequest",
+    "TapResult",
+    "TapStatus",
     "TruncatedStreamError",
     "UpstreamError",
     "aaccumulate",
     "accumulate",
     "accumulate_many",
+    "acomplete",
+    "aforward",
     "aiter_chunks",
     "aiter_events",
+    "atap",
     "decode",
     "decode_chunk",
     "decode_completion",
+    "drop_usage_chunks",
     "encode",
+    "error_body",
+    "error_event",
+    "error_status",
     "iter_chunks",
     "iter_events",
     "parse_partial_json",
+    "stream_request",
+    "tap",
     "types",
     *types.__all__,
 ]

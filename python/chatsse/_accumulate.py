@@ -103,7 +103,7 @@ def accumulate_many(
         if error is None:
             results.append(completion)
             continue
-        error.completion = decode_as(completion, ChatCompletion) if as_json else completion
+        error.completion = decode_as(completion, ChatCompletion) if isinstance(completion, bytes) else completion
         results.append(error)
     if unfinished:
         shown = ", ".join(map(str, unfinished[:10])) + (", ..." if len(unfinished) > 10 else "")

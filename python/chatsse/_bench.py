@@ -602,6 +602,19 @@ def httpx_sse_events() -> Run:
     return run
 
 
+def chatsse_httpx_sse_events() -> Run:
+    """chatsse.httpx_sse, the drop-in: httpx-sse's API over the same httpx.Response, chatsse's framer."""
+    import httpx
+
+    from chatsse import httpx_sse
+
+    def run(pieces: Pieces) -> tuple[int, int]:
+        response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
+        return count_events(httpx_sse.EventSource(response).iter_sse())
+
+    return run
+
+
 def sseclient_py_events() -> Run:
     import sseclient
 
@@ -704,6 +717,7 @@ def openai_sdk_completion() -> Run:
 FRAMING = Group("framing", "events", (
     Approach("chatsse", "chatsse `SSEDecoder.feed`", chatsse_events),
     Approach("httpx-sse", "httpx-sse", httpx_sse_events, "httpx-sse"),
+    Approach("chatsse-httpx-sse", "chatsse.httpx_sse (httpx-sse's API, over the same httpx.Response)", chatsse_httpx_sse_events, "httpx"),
     Approach("sseclient-py", "sseclient-py", sseclient_py_events, "sseclient-py"),
     Approach("openai-sdk", "openai SDK (`openai._streaming.SSEDecoder`)", openai_sdk_events, "openai"),
 ), same)

@@ -29,12 +29,34 @@ class ServerSentEvent:
     def __hash__(self) -> int: ...
 
 @final
+class _HttpxSSEServerSentEvent:
+    """One server-sent event, as httpx-sse's ``ServerSentEvent`` (``chatsse.httpx_sse.ServerSentEvent``)."""
+
+    @property
+    def event(self) -> str: ...
+    @property
+    def data(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def retry(self) -> int | None: ...
+    def __init__(
+        self, event: str | None = None, data: str | None = None, id: str | None = None, retry: int | None = None
+    ) -> None: ...
+    def json(self) -> Any: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class SSEDecoder:
     """Incremental ``text/event-stream`` decoder following the WHATWG HTML rules.
 
     One call at a time: a call while another runs raises ConcurrentUseError."""
 
     def __init__(self, *, max_event_size: int = ...) -> None: ...
+    @staticmethod
+    def _for_httpx_sse(*, max_event_size: int = ...) -> Any:
+        """A decoder whose feed returns ``chatsse.httpx_sse.ServerSentEvent``s."""
     def feed(self, data: bytes | bytearray | memoryview) -> list[ServerSentEvent]:
         """Parse the next piece of the stream and return the events it completed.
 
@@ -115,6 +137,11 @@ class Accumulator:
     def done(self) -> bool: ...
     @property
     def chunks(self) -> int: ...
+    @property
+    def complete_offset(self) -> int:
+        """The stream offset just past the last complete event: ``body[:complete_offset]`` is whole events."""
+    def usage_json(self) -> bytes | None:
+        """The usage as compact JSON with every provider member kept, or None."""
 
 def accumulate_bodies(
     bodies: Iterable[bytes | bytearray | memoryview],

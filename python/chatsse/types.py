@@ -23,7 +23,7 @@ Conventions shared by every Struct here (tests/test_types.py checks each claim b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -44,6 +44,7 @@ __all__ = [
     "ChatCompletionAudio",
     # usage
     "Usage",
+    "TokenCounts",
     "PromptTokensDetails",
     "CompletionTokensDetails",
     # stream
@@ -342,6 +343,19 @@ class CompletionTokensDetails(_Struct):
     text_tokens: int | UnsetType = UNSET
 
 
+class TokenCounts(NamedTuple):
+    """A usage's counts as plain ints, for billing code (``Usage.token_counts()``); 0 where absent."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    """The provider's ``total_tokens``, or prompt + completion when it sent none."""
+    cached_tokens: int
+    """``prompt_tokens_details.cached_tokens``."""
+    reasoning_tokens: int
+    """``completion_tokens_details.reasoning_tokens``."""
+
+
 class Usage(_Struct):
     """Token counts; ints, never floats, so counts above 2**53 stay exact."""
 
@@ -350,6 +364,28 @@ class Usage(_Struct):
     total_tokens: int | UnsetType = UNSET
     prompt_tokens_details: PromptTokensDetails | None | UnsetType = UNSET
     completion_tokens_details: CompletionTokensDetails | None | UnsetType = UNSET
+
+    # Methods, not properties: a provider member of the same name becomes an instance attribute,
+    # which a property (a data descriptor) would refuse.
+    def token_counts(self) -> TokenCounts:
+        """The counts as ints (absent counts are 0), so typed billing code needs no UNSET checks."""
+        prompt = _count(self.prompt_tokens)
+        completion = _count(self.completion_tokens)
+        total = self.total_tokens if isinstance(self.total_tokens, int) else prompt + completion
+        prompt_details = self.prompt_tokens_details
+        completion_details = self.completion_tokens_details
+        cached = _count(prompt_details.cached_tokens) if isinstance(prompt_details, PromptTokensDetails) else 0
+        reasoning = _count(completion_details.reasoning_tokens) if isinstance(completion_details, CompletionTokensDetails) else 0
+        return TokenCounts(prompt, completion, total, cached, reasoning)
+
+    def extras(self) -> dict[str, Any]:
+        """The members this type does not declare, as decoded (OpenRouter's ``cost``, ``cost_details``,
+        ``is_byok``; Groq's timings): a copy of the instance's ``__dict__``."""
+        return dict(self.__dict__)
+
+
+def _count(value: int | UnsetType) -> int:
+    return value if isinstance(value, int) else 0
 
 
 class ChatCompletion(_Struct):

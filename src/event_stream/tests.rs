@@ -469,3 +469,41 @@ fn a_callback_that_panics_leaves_the_decoder_between_two_events() {
     assert_eq!(events, vec![(b"message".to_vec(), b"c".to_vec())]);
     assert!(!decoder.close());
 }
+
+// --- where the whole blocks end (a tap forwarding only whole events) ------------------------------
+
+/// After each prefix of `input`, fed in one piece and byte by byte: `block_end` is the end of the
+/// last blank line within the prefix.
+fn block_ends(input: &[u8]) -> Vec<u64> {
+    let mut decoder = EventStreamDecoder::default();
+    let mut ends = Vec::new();
+    for byte in input.chunks(1) {
+        decoder.feed(byte, |_| {}).unwrap();
+        ends.push(decoder.block_end());
+    }
+    for cut in 0..=input.len() {
+        let mut whole = EventStreamDecoder::default();
+        whole.feed(&input[..cut], |_| {}).unwrap();
+        assert_eq!(whole.block_end(), if cut == 0 { 0 } else { ends[cut - 1] }, "prefix of {cut} bytes");
+    }
+    ends
+}
+
+#[test]
+fn block_end_is_past_the_last_blank_line() {
+    // "data: a\n\n" ends at 9; the comment block ": k\n\n" at 14; "data: b\r\n\r\n" at 25.
+    let ends = block_ends(b"data: a\n\n: k\n\ndata: b\r\n\r\nda");
+    assert_eq!(ends[7], 0);
+    assert_eq!(ends[8], 9);
+    assert_eq!(ends[12], 9);
+    assert_eq!(ends[13], 14);
+    // A CR ends the blank line at once; its LF, when it comes, belongs to the block it ended.
+    assert_eq!(ends[23], 24);
+    assert_eq!(ends[24], 25);
+    assert_eq!(*ends.last().unwrap(), 25);
+}
+
+#[test]
+fn block_end_skips_the_bom_only_with_a_block() {
+    assert_eq!(block_ends(b"\xEF\xBB\xBFdata: x\n\n"), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12]);
+}

@@ -130,6 +130,19 @@ impl Accumulator {
         reading(slf, |this| Ok(this.finished()))
     }
 
+    /// The stream offset just past the last complete event (its blank line; JSON lines: its line
+    /// ending): `body[:complete_offset]` holds only whole events, what follows an unfinished one.
+    #[getter(complete_offset)]
+    fn py_complete_offset(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        reading(slf, |this| Ok(this.stream.complete_offset()))
+    }
+
+    /// The usage as compact JSON, every provider member kept (OpenRouter's `cost`, ...), or None.
+    #[pyo3(name = "usage_json")]
+    fn py_usage_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        reading(slf, |this| Ok(this.merge.usage_json().map(|json| PyBytes::new(slf.py(), json.as_bytes()))))
+    }
+
     /// True once `data: [DONE]` arrived.
     #[getter(done)]
     fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {

@@ -294,6 +294,8 @@ mod _core {
         // The package's version has one source, Cargo.toml (pyproject.toml declares it dynamic).
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         // Made with the C API, not a pyclass (see `sse::EventObject`).
-        module.add("ServerSentEvent", super::sse::event_type(module.py())?)
+        module.add("ServerSentEvent", super::sse::event_type(module.py())?)?;
+        // chatsse.httpx_sse re-exports it under httpx-sse's name.
+        module.add("_HttpxSSEServerSentEvent", super::sse::flavored_type(module.py(), super::sse::Flavor::HttpxSse)?)
     }
 }

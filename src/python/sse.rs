@@ -38,16 +38,28 @@ struct EventObject {
 
 /// The field names, in the order of the constructor's parameters.
 const EVENT_FIELDS: [&CStr; 4] = [c"data", c"event", c"id", c"retry"];
+/// httpx-sse's `ServerSentEvent(event=None, data=None, id=None, retry=None)` takes them in this order.
+const HTTPX_SSE_FIELDS: [&CStr; 4] = [c"event", c"data", c"id", c"retry"];
+
+/// Which Python type events are made as: chatsse's own `ServerSentEvent`, or the one of
+/// `chatsse.httpx_sse`, which behaves as httpx-sse's (its constructor, repr and `json()`). Both
+/// share the layout, so the framer makes either at the same cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Chatsse,
+    HttpxSse,
+}
 
 static EVENT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static HTTPX_SSE_EVENT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// The type's methods. CPython keeps a pointer to this table for the type's lifetime: it is static.
-struct MethodTable([ffi::PyMethodDef; 2]);
+struct MethodTable<const N: usize>([ffi::PyMethodDef; N]);
 
 // SAFETY: the table is never written; its pointers are to static C strings and functions.
-unsafe impl Sync for MethodTable {}
+unsafe impl<const N: usize> Sync for MethodTable<N> {}
 
-static EVENT_METHODS: MethodTable = MethodTable([
+static EVENT_METHODS: MethodTable<2> = MethodTable([
     ffi::PyMethodDef {
         ml_name: c"__reduce__".as_ptr(),
         ml_meth: ffi::PyMethodDefPointer { PyCFunction: event_reduce },
@@ -57,55 +69,97 @@ static EVENT_METHODS: MethodTable = MethodTable([
     ffi::PyMethodDef::zeroed(),
 ]);
 
+static HTTPX_SSE_EVENT_METHODS: MethodTable<3> = MethodTable([
+    ffi::PyMethodDef {
+        ml_name: c"__reduce__".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunction: httpx_sse_event_reduce },
+        ml_flags: ffi::METH_NOARGS,
+        ml_doc: c"An event pickles and copies as the call that makes it again.".as_ptr(),
+    },
+    ffi::PyMethodDef {
+        ml_name: c"json".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunction: httpx_sse_event_json },
+        ml_flags: ffi::METH_NOARGS,
+        ml_doc: c"json($self, /)\n--\n\nThe data decoded by json.loads (json.JSONDecodeError when it is not JSON).".as_ptr(),
+    },
+    ffi::PyMethodDef::zeroed(),
+]);
+
 /// The `ServerSentEvent` type, made on first use.
 pub(crate) fn event_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    EVENT_TYPE
-        .get_or_try_init(py, || {
-            let member = |name: &'static CStr, offset: usize, doc: &'static CStr| ffi::PyMemberDef {
-                name: name.as_ptr(),
-                type_code: ffi::Py_T_OBJECT_EX,
-                offset: offset as ffi::Py_ssize_t,
-                flags: ffi::Py_READONLY,
-                doc: doc.as_ptr(),
-            };
-            // CPython copies the member table into the type; the spec's name must stay (it is static).
-            let mut members = [
-                member(c"event", offset_of!(EventObject, event), c"The event type: the `event` field's value, or \"message\"."),
-                member(c"data", offset_of!(EventObject, data), c"The `data` lines joined with \"\\n\"."),
-                member(c"id", offset_of!(EventObject, id), c"The last event ID in force when this event was dispatched (\"\" if none yet)."),
-                member(c"retry", offset_of!(EventObject, retry), c"The reconnection time in ms from a valid `retry` field in this event's block, else None."),
-                // SAFETY: an all-zero PyMemberDef is the table's end marker.
-                unsafe { std::mem::zeroed() },
-            ];
-            let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
-            let mut slots = [
-                slot(ffi::Py_tp_doc, c"ServerSentEvent(data='', event='message', id='', retry=None)\n--\n\nOne server-sent event.".as_ptr() as *mut c_void),
-                slot(ffi::Py_tp_new, event_new as *mut c_void),
-                slot(ffi::Py_tp_dealloc, event_dealloc as *mut c_void),
-                slot(ffi::Py_tp_repr, event_repr as *mut c_void),
-                slot(ffi::Py_tp_richcompare, event_richcompare as *mut c_void),
-                slot(ffi::Py_tp_hash, event_hash as *mut c_void),
-                slot(ffi::Py_tp_members, members.as_mut_ptr().cast()),
-                slot(ffi::Py_tp_methods, EVENT_METHODS.0.as_ptr() as *mut c_void),
-                ffi::PyType_Slot::default(),
-            ];
-            let mut spec = ffi::PyType_Spec {
-                name: c"chatsse._core.ServerSentEvent".as_ptr(),
-                basicsize: std::mem::size_of::<EventObject>() as c_int,
-                itemsize: 0,
-                flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE) as c_uint,
-                slots: slots.as_mut_ptr(),
-            };
-            // SAFETY: the spec and its slots are valid for the call; the result is a new reference or NULL.
-            let made = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
-            Ok::<_, PyErr>(made.cast_into::<PyType>()?.unbind())
-        })
-        .map(|class| class.bind(py))
+    flavored_type(py, Flavor::Chatsse)
+}
+
+/// The event type of a flavour, made on first use.
+pub(crate) fn flavored_type(py: Python<'_>, flavor: Flavor) -> PyResult<&Bound<'_, PyType>> {
+    let cell = match flavor {
+        Flavor::Chatsse => &EVENT_TYPE,
+        Flavor::HttpxSse => &HTTPX_SSE_EVENT_TYPE,
+    };
+    cell.get_or_try_init(py, || make_type(py, flavor)).map(|class| class.bind(py))
+}
+
+fn make_type(py: Python<'_>, flavor: Flavor) -> PyResult<Py<PyType>> {
+    let member = |name: &'static CStr, offset: usize, doc: &'static CStr| ffi::PyMemberDef {
+        name: name.as_ptr(),
+        type_code: ffi::Py_T_OBJECT_EX,
+        offset: offset as ffi::Py_ssize_t,
+        flags: ffi::Py_READONLY,
+        doc: doc.as_ptr(),
+    };
+    // CPython copies the member table into the type; the spec's name must stay (it is static).
+    let mut members = [
+        member(c"event", offset_of!(EventObject, event), c"The event type: the `event` field's value, or \"message\"."),
+        member(c"data", offset_of!(EventObject, data), c"The `data` lines joined with \"\\n\"."),
+        member(c"id", offset_of!(EventObject, id), c"The last event ID in force when this event was dispatched (\"\" if none yet)."),
+        member(c"retry", offset_of!(EventObject, retry), c"The reconnection time in ms from a valid `retry` field in this event's block, else None."),
+        // SAFETY: an all-zero PyMemberDef is the table's end marker.
+        unsafe { std::mem::zeroed() },
+    ];
+    let (name, doc, new, repr, methods): (&CStr, &CStr, *mut c_void, *mut c_void, *mut c_void) = match flavor {
+        Flavor::Chatsse => (
+            c"chatsse._core.ServerSentEvent",
+            c"ServerSentEvent(data='', event='message', id='', retry=None)\n--\n\nOne server-sent event.",
+            event_new as *mut c_void,
+            event_repr as *mut c_void,
+            EVENT_METHODS.0.as_ptr() as *mut c_void,
+        ),
+        Flavor::HttpxSse => (
+            c"chatsse.httpx_sse.ServerSentEvent",
+            c"ServerSentEvent(event=None, data=None, id=None, retry=None)\n--\n\nOne server-sent event, as httpx-sse's.",
+            httpx_sse_event_new as *mut c_void,
+            httpx_sse_event_repr as *mut c_void,
+            HTTPX_SSE_EVENT_METHODS.0.as_ptr() as *mut c_void,
+        ),
+    };
+    let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
+    let mut slots = [
+        slot(ffi::Py_tp_doc, doc.as_ptr() as *mut c_void),
+        slot(ffi::Py_tp_new, new),
+        slot(ffi::Py_tp_dealloc, event_dealloc as *mut c_void),
+        slot(ffi::Py_tp_repr, repr),
+        slot(ffi::Py_tp_richcompare, event_richcompare as *mut c_void),
+        slot(ffi::Py_tp_hash, event_hash as *mut c_void),
+        slot(ffi::Py_tp_members, members.as_mut_ptr().cast()),
+        slot(ffi::Py_tp_methods, methods),
+        ffi::PyType_Slot::default(),
+    ];
+    let mut spec = ffi::PyType_Spec {
+        name: name.as_ptr(),
+        basicsize: std::mem::size_of::<EventObject>() as c_int,
+        itemsize: 0,
+        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE) as c_uint,
+        slots: slots.as_mut_ptr(),
+    };
+    // SAFETY: the spec and its slots are valid for the call; the result is a new reference or NULL.
+    let made = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
+    Ok(made.cast_into::<PyType>()?.unbind())
 }
 
 /// A new event owning the given strs; `retry` becomes an int or None.
 fn new_event<'py>(
     py: Python<'py>,
+    flavor: Flavor,
     event: Py<PyString>,
     data: Bound<'py, PyString>,
     id: Py<PyString>,
@@ -115,7 +169,7 @@ fn new_event<'py>(
         None => py.None().into_bound(py),
         Some(retry) => retry.into_pyobject(py)?.into_any(),
     };
-    let class = event_type(py)?.as_type_ptr();
+    let class = flavored_type(py, flavor)?.as_type_ptr();
     // SAFETY: `class` is the event type (not a GC type): tp_alloc returns a zero-filled instance or NULL
     // with an exception set; the four slots are then filled with the references handed over.
     unsafe {
@@ -163,35 +217,65 @@ unsafe fn slot_body(body: impl FnOnce(Python<'_>) -> PyResult<*mut ffi::PyObject
     })
 }
 
+/// The constructor's four arguments, by position or keyword, in the order of `names`.
+fn event_arguments<'py>(
+    py: Python<'py>,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+    names: &[&CStr; 4],
+) -> PyResult<[Option<Bound<'py, PyAny>>; 4]> {
+    // SAFETY: CPython passes a tuple and a dict or NULL.
+    let args = unsafe { Bound::from_borrowed_ptr(py, args) }.cast_into::<PyTuple>()?;
+    let kwargs = unsafe { Bound::from_borrowed_ptr_or_opt(py, kwargs) }.map(|kwargs| kwargs.cast_into::<PyDict>()).transpose()?;
+    if args.len() > names.len() {
+        return Err(PyTypeError::new_err(format!("ServerSentEvent() takes at most 4 arguments ({} given)", args.len())));
+    }
+    let mut values: [Option<Bound<'_, PyAny>>; 4] = Default::default();
+    for (position, value) in args.iter().enumerate() {
+        values[position] = Some(value);
+    }
+    for (key, value) in kwargs.iter().flat_map(|kwargs| kwargs.iter()) {
+        let key = key.cast_into::<PyString>()?;
+        let name = key.to_str()?;
+        let Some(position) = names.iter().position(|field| field.to_bytes() == name.as_bytes()) else {
+            return Err(PyTypeError::new_err(format!("ServerSentEvent() got an unexpected keyword argument '{name}'")));
+        };
+        if values[position].replace(value).is_some() {
+            return Err(PyTypeError::new_err(format!("ServerSentEvent() got multiple values for argument '{name}'")));
+        }
+    }
+    Ok(values)
+}
+
 /// `ServerSentEvent(data="", event="message", id="", retry=None)`, by position or keyword.
 unsafe extern "C" fn event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::PyObject, kwargs: *mut ffi::PyObject) -> *mut ffi::PyObject {
     slot_body(|py| {
-        let args = Bound::from_borrowed_ptr(py, args).cast_into::<PyTuple>()?;
-        let kwargs = Bound::from_borrowed_ptr_or_opt(py, kwargs).map(|kwargs| kwargs.cast_into::<PyDict>()).transpose()?;
-        if args.len() > EVENT_FIELDS.len() {
-            return Err(PyTypeError::new_err(format!("ServerSentEvent() takes at most 4 arguments ({} given)", args.len())));
-        }
-        let mut values: [Option<Bound<'_, PyAny>>; 4] = Default::default();
-        for (position, value) in args.iter().enumerate() {
-            values[position] = Some(value);
-        }
-        for (key, value) in kwargs.iter().flat_map(|kwargs| kwargs.iter()) {
-            let key = key.cast_into::<PyString>()?;
-            let name = key.to_str()?;
-            let Some(position) = EVENT_FIELDS.iter().position(|field| field.to_bytes() == name.as_bytes()) else {
-                return Err(PyTypeError::new_err(format!("ServerSentEvent() got an unexpected keyword argument '{name}'")));
-            };
-            if values[position].replace(value).is_some() {
-                return Err(PyTypeError::new_err(format!("ServerSentEvent() got multiple values for argument '{name}'")));
-            }
-        }
-        let [data, event, id, retry] = values;
+        let [data, event, id, retry] = event_arguments(py, args, kwargs, &EVENT_FIELDS)?;
         let data = str_argument(py, data, "data", "")?;
         let event = str_argument(py, event, "event", "message")?;
         let id = str_argument(py, id, "id", "")?;
         let retry = retry.filter(|value| !value.is_none()).map(|value| value.extract::<u64>()).transpose()?;
-        Ok(new_event(py, event.unbind(), data, id.unbind(), retry)?.into_ptr())
+        Ok(new_event(py, Flavor::Chatsse, event.unbind(), data, id.unbind(), retry)?.into_ptr())
     })
+}
+
+/// httpx-sse's `ServerSentEvent(event=None, data=None, id=None, retry=None)`: None stands for the
+/// default, and an empty event type is "message" (as httpx-sse does).
+unsafe extern "C" fn httpx_sse_event_new(_class: *mut ffi::PyTypeObject, args: *mut ffi::PyObject, kwargs: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [event, data, id, retry] = event_arguments(py, args, kwargs, &HTTPX_SSE_FIELDS)?;
+        let data = str_argument(py, not_none(data), "data", "")?;
+        let event = str_argument(py, not_none(event), "event", "message")?;
+        let event = if event.is_empty()? { intern!(py, "message").clone() } else { event };
+        let id = str_argument(py, not_none(id), "id", "")?;
+        let retry = not_none(retry).map(|value| value.extract::<u64>()).transpose()?;
+        Ok(new_event(py, Flavor::HttpxSse, event.unbind(), data, id.unbind(), retry)?.into_ptr())
+    })
+}
+
+/// An argument given as None counts as not given (httpx-sse's constructor).
+fn not_none(value: Option<Bound<'_, PyAny>>) -> Option<Bound<'_, PyAny>> {
+    value.filter(|value| !value.is_none())
 }
 
 /// A str argument of the constructor, or its default when not given.
@@ -223,6 +307,45 @@ unsafe extern "C" fn event_repr(object: *mut ffi::PyObject) -> *mut ffi::PyObjec
         let [event, data, id, retry] = event_fields(py, object);
         let text = format!("ServerSentEvent(event={}, data={}, id={}, retry={})", event.repr()?, data.repr()?, id.repr()?, retry.repr()?);
         Ok(PyString::new(py, &text).into_ptr())
+    })
+}
+
+/// httpx-sse's repr: the event type, then each other field that is not its default.
+unsafe extern "C" fn httpx_sse_event_repr(object: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [event, data, id, retry] = event_fields(py, object);
+        let mut text = format!("ServerSentEvent(event={}", event.repr()?);
+        if !data.cast::<PyString>()?.is_empty()? {
+            text.push_str(&format!(", data={}", data.repr()?));
+        }
+        if !id.cast::<PyString>()?.is_empty()? {
+            text.push_str(&format!(", id={}", id.repr()?));
+        }
+        if !retry.is_none() {
+            text.push_str(&format!(", retry={}", retry.repr()?));
+        }
+        text.push(')');
+        Ok(PyString::new(py, &text).into_ptr())
+    })
+}
+
+/// `(ServerSentEvent, (event, data, id, retry))`, httpx-sse's order.
+unsafe extern "C" fn httpx_sse_event_reduce(object: *mut ffi::PyObject, _unused: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [event, data, id, retry] = event_fields(py, object);
+        let class = Borrowed::from_ptr(py, ffi::Py_TYPE(object).cast::<ffi::PyObject>());
+        Ok((class, (event, data, id, retry)).into_pyobject(py)?.into_ptr())
+    })
+}
+
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `json.loads(event.data)`, as httpx-sse's `json()` (its errors too: json.JSONDecodeError).
+unsafe extern "C" fn httpx_sse_event_json(object: *mut ffi::PyObject, _unused: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    slot_body(|py| {
+        let [_, data, _, _] = event_fields(py, object);
+        let loads = JSON_LOADS.get_or_try_init(py, || py.import("json")?.getattr("loads").map(Bound::unbind))?;
+        Ok(loads.bind(py).call1((data,))?.into_ptr())
     })
 }
 
@@ -279,6 +402,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 /// Converted values that repeat from event to event, kept so that each is made once.
 struct StringCache {
+    flavor: Flavor,
     message: Py<PyString>,
     event_type: Vec<u8>,
     event_type_str: Option<Py<PyString>>,
@@ -287,8 +411,9 @@ struct StringCache {
 }
 
 impl StringCache {
-    fn new(py: Python<'_>) -> Self {
+    fn new(py: Python<'_>, flavor: Flavor) -> Self {
         StringCache {
+            flavor,
             message: intern!(py, "message").clone().unbind(),
             event_type: Vec::new(),
             event_type_str: None,
@@ -317,7 +442,7 @@ impl StringCache {
             self.id.clear();
             self.id.extend_from_slice(event.last_event_id);
         }
-        new_event(py, event_type, decode_utf8(py, event.data)?, self.id_str.clone_ref(py), event.retry)
+        new_event(py, self.flavor, event_type, decode_utf8(py, event.data)?, self.id_str.clone_ref(py), event.retry)
     }
 }
 
@@ -347,7 +472,16 @@ impl SSEDecoder {
         if max_event_size == 0 {
             return Err(PyValueError::new_err("max_event_size must be at least 1 byte"));
         }
-        Ok(SSEDecoder { decoder: EventStreamDecoder::new(max_event_size), strings: StringCache::new(py), poisoned: AtomicBool::new(false) })
+        Ok(SSEDecoder { decoder: EventStreamDecoder::new(max_event_size), strings: StringCache::new(py, Flavor::Chatsse), poisoned: AtomicBool::new(false) })
+    }
+
+    /// The decoder of `chatsse.httpx_sse`: the same framer, making `chatsse.httpx_sse.ServerSentEvent`s.
+    #[staticmethod]
+    #[pyo3(signature = (*, max_event_size = DEFAULT_MAX_EVENT_SIZE))]
+    fn _for_httpx_sse(py: Python<'_>, max_event_size: usize) -> PyResult<Self> {
+        let mut decoder = SSEDecoder::new(py, max_event_size)?;
+        decoder.strings.flavor = Flavor::HttpxSse;
+        Ok(decoder)
     }
 
     /// Parses the next piece of the stream; returns the events it completed.

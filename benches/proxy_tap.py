@@ -1,0 +1,444 @@
+"""What a tap costs inside a real proxy: an aiohttp pass-through proxy and a Starlette + httpx one on
+loopback, in front of a fast replaying upstream, each in its own process; the proxy's own CPU per
+stream (``time.process_time`` inside the proxy, from the request's arrival to its last byte sent),
+for each way of tapping, interleaved request by request.
+
+    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600]
+
+Taps (the ``x-tap`` request header picks one per request):
+
+- ``none``: the pass-through alone.
+- ``chatsse``: ``chatsse.atap`` around the upstream's pieces; ``on_done`` reads the usage and the body.
+- ``chatsse-adapter``: the adapter (``chatsse.aiohttp.stream_response`` / ``chatsse.asgi.TapStreamingResponse``):
+  whole events only, the error frame, closing the upstream.
+- ``python``: split in Python + ``json.loads`` + a dict merge (``chatsse._bench``), then ``json.dumps``.
+- ``sdk``: the official SDK's decoder (``openai._streaming.SSEDecoder``), its chunk models and
+  ``ChatCompletionStreamState``, then the completion's JSON.
+
+Workloads: the corpus mix (every capture of ../shared/corpus, one request each per round) and one
+long stream (the benches' 10,000-token answer, 3.1 MB). The upstream writes each event on its own, as
+a model server sends tokens. Every response is checked byte for byte against the capture. Not a test:
+pytest never collects it (``testpaths`` is ``tests/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TAPS = ("none", "chatsse", "chatsse-adapter", "python", "sdk")
+# Taps for looking into the chatsse tap's cost (--taps): an async generator layer that does nothing,
+# the tap without the bill, and the accumulator alone (the pieces held, the joined body fed at the end).
+EXTRA_TAPS = ("passthrough", "chatsse-unbilled", "accumulator")
+LONG = "long-answer"
+
+
+def bodies() -> dict[str, bytes]:
+    from workloads import CORPUS
+
+    from chatsse import _bench
+
+    found = {path.name: path.read_bytes() for path in sorted(Path(CORPUS).glob("*.sse"))}
+    found[LONG] = _bench.long_answer_body() if hasattr(_bench, "long_answer_body") else _long_answer()
+    return found
+
+
+def _long_answer() -> bytes:
+    from workloads import streams
+
+    return b"".join(streams()["long answer, socket cuts"].streams[0])
+
+
+def events_of(body: bytes) -> list[bytes]:
+    """The body cut after each blank line: one write per event."""
+    parts = body.split(b"\n\n")
+    pieces = [part + b"\n\n" for part in parts[:-1]]
+    if parts[-1]:
+        pieces.append(parts[-1])
+    return pieces
+
+
+# --- the upstream ---------------------------------------------------------------------------------
+
+
+def run_upstream() -> None:
+    from aiohttp import web
+
+    replies = {name: events_of(body) for name, body in bodies().items()}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        name = (await request.json())["model"]
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in replies[name]:
+            await response.write(event)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handle)
+    serve(app)
+
+
+def serve(app: Any) -> None:
+    import socket
+
+    from aiohttp import web
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    web.run_app(app, sock=listener, print=None, access_log=None)
+
+
+# --- the taps -------------------------------------------------------------------------------------
+
+
+class Bill:
+    """What every tap hands on: the usage and the completion body (a bill and a log line)."""
+
+    def __init__(self) -> None:
+        self.streams = 0
+        self.usage_seen = 0
+
+    def record(self, usage: Any, body: bytes) -> None:
+        self.streams += 1
+        self.usage_seen += usage is not None
+        assert body
+
+
+BILL = Bill()
+
+
+def chatsse_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    import chatsse
+
+    def on_done(result: chatsse.TapResult) -> None:
+        BILL.record(result.usage, result.body)
+
+    return chatsse.atap(source, on_done=on_done)
+
+
+async def python_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    from chatsse._bench import dict_merge, python_split_payloads
+
+    pieces = []
+    async for piece in source:
+        pieces.append(piece)
+        yield piece
+    # The split and merge of chatsse._bench (the README's Python baseline); run at the end they cost
+    # what they cost piece by piece, and a tap must not raise whatever the body holds.
+    try:
+        completion = dict_merge(python_split_payloads(pieces), json.loads)
+        BILL.record(completion.get("usage"), json.dumps(completion).encode())
+    except Exception:
+        BILL.record(None, b"{}")
+
+
+async def sdk_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    from openai._models import construct_type
+    from openai._streaming import SSEDecoder
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
+    decoder = SSEDecoder()
+    state: Any = ChatCompletionStreamState()
+    buffer = b""
+    failed = False
+    async for piece in source:
+        yield piece
+        if failed:
+            continue
+        buffer += piece
+        *lines, buffer = buffer.split(b"\n")
+        try:
+            for line in lines:
+                event = decoder.decode(line.decode().rstrip("\r"))
+                if event is None or event.data.startswith("[DONE]"):
+                    continue
+                state.handle_chunk(construct_type(type_=ChatCompletionChunk, value=json.loads(event.data)))
+        except Exception:
+            failed = True  # the SDK cannot read this capture: it bills nothing more
+    try:
+        snapshot = state.current_completion_snapshot
+        BILL.record(snapshot.usage, snapshot.model_dump_json().encode())
+    except Exception:
+        BILL.record(None, b"{}")
+
+
+async def passthrough_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    async for piece in source:
+        yield piece
+
+
+def chatsse_unbilled_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    import chatsse
+
+    return chatsse.atap(source, on_done=lambda result: None)
+
+
+async def accumulator_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    import chatsse
+
+    accumulator = chatsse.Accumulator()
+    pieces = []
+    async for piece in source:
+        pieces.append(piece)
+        yield piece
+    try:
+        accumulator.feed(b"".join(pieces))
+    except chatsse.ChatSSEError:
+        pass
+
+
+TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
+    "chatsse": chatsse_tap,
+    "python": python_tap,
+    "sdk": sdk_tap,
+    "passthrough": passthrough_tap,
+    "chatsse-unbilled": chatsse_unbilled_tap,
+    "accumulator": accumulator_tap,
+}
+
+
+class CPU:
+    """process_time per request, by tap and stream: the proxy's own CPU, whatever thread spent it."""
+
+    def __init__(self) -> None:
+        self.spent: list[tuple[str, str, float]] = []
+
+    def add(self, headers: Any, seconds: float) -> None:
+        self.spent.append((headers["x-tap"], headers["x-stream"], seconds))
+
+
+# --- the aiohttp proxy ----------------------------------------------------------------------------
+
+
+def run_aiohttp_proxy(upstream: str) -> None:
+    import aiohttp
+    from aiohttp import web
+
+    import chatsse
+    import chatsse.aiohttp
+
+    cpu = CPU()
+    session_key = web.AppKey("session", aiohttp.ClientSession)
+
+    async def on_done(result: chatsse.TapResult) -> None:
+        BILL.record(result.usage, result.body)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        started = time.process_time()
+        tap = request.headers["x-tap"]
+        session = request.app[session_key]
+        async with session.post(upstream, data=await request.read(), headers={"content-type": "application/json"}) as answer:
+            if tap == "chatsse-adapter":
+                response = await chatsse.aiohttp.stream_response(request, answer.content.iter_any(), on_done=on_done, close=answer.release)
+            else:
+                response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+                await response.prepare(request)
+                source: AsyncIterable[bytes] = answer.content.iter_any()
+                if tap != "none":
+                    source = TAPPED[tap](source)
+                async for piece in source:
+                    await response.write(piece)
+                await response.write_eof()
+        cpu.add(request.headers, time.process_time() - started)
+        return response
+
+    async def stats(request: web.Request) -> web.Response:
+        spent, cpu.spent = cpu.spent, []
+        return web.json_response({"spent": spent, "billed": BILL.streams})
+
+    async def session_context(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[session_key] = session
+            yield
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_context)
+    app.router.add_post("/v1/chat/completions", handle)
+    app.router.add_get("/stats", stats)
+    serve(app)
+
+
+# --- the Starlette proxy --------------------------------------------------------------------------
+
+
+def run_starlette_proxy(upstream: str) -> None:
+    import socket
+
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    import chatsse
+    from chatsse.asgi import TapStreamingResponse
+
+    cpu = CPU()
+    client = httpx.AsyncClient()
+
+    async def on_done(result: chatsse.TapResult) -> None:
+        BILL.record(result.usage, result.body)
+
+    async def proxy(request: Request) -> Response:
+        tap = request.headers["x-tap"]
+        sent = client.build_request("POST", upstream, content=await request.body(), headers={"content-type": "application/json"})
+        answer = await client.send(sent, stream=True)
+        if tap == "chatsse-adapter":
+            return TapStreamingResponse(answer.aiter_raw(), on_done=on_done, close=answer.aclose)
+        source: AsyncIterable[bytes] = answer.aiter_raw()
+        if tap != "none":
+            source = TAPPED[tap](source)
+        return StreamingResponse(source, media_type="text/event-stream", background=BackgroundTask(answer.aclose))
+
+    async def stats(request: Request) -> Response:
+        spent, cpu.spent = cpu.spent, []
+        return JSONResponse({"spent": spent, "billed": BILL.streams})
+
+    app = Starlette(routes=[Route("/v1/chat/completions", proxy, methods=["POST"]), Route("/stats", stats)])
+
+    async def timed(scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+        # From the request's arrival to its last byte sent: the whole of the proxy's work for it.
+        if scope["type"] != "http" or scope["path"] == "/stats":
+            await app(scope, receive, send)
+            return
+        started = time.process_time()
+        await app(scope, receive, send)
+        headers = {key.decode(): value.decode() for key, value in scope["headers"]}
+        cpu.add(headers, time.process_time() - started)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(timed, log_level="warning", access_log=False, lifespan="off")).run(sockets=[listener])
+
+
+# --- the driver -----------------------------------------------------------------------------------
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    if not port:
+        raise RuntimeError(f"{args[0]} did not start")
+    return process, f"http://127.0.0.1:{port}"
+
+
+def measure(server: str, upstream_url: str, expected: dict[str, bytes], options: argparse.Namespace, deadline: float) -> dict[str, Any]:
+    import httpx
+
+    process, url = start(server, upstream_url + "/v1/chat/completions")
+    draw = random.Random(7)
+    results: dict[str, Any] = {}
+    plans = (
+        ("corpus mix", [n for n in expected if n != LONG], options.rounds, options.rounds),
+        ("long stream", [LONG], options.long_rounds, options.sdk_long_rounds),
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for workload, names, count, sdk_count in plans:
+                # One warm-up round (imports, first-touch caches), not counted.
+                for name in names:
+                    for tap in TAPS:
+                        check(client, name, tap, expected[name])
+                client.get("/stats")
+                done_rounds = 0
+                for round_number in range(count):
+                    if time.monotonic() > deadline:
+                        break
+                    for name in names:
+                        order = [tap for tap in TAPS if tap != "sdk" or round_number < sdk_count]
+                        draw.shuffle(order)  # interleaved: no tap always runs right after another
+                        for tap in order:
+                            check(client, name, tap, expected[name])
+                    done_rounds += 1
+                spent: dict[tuple[str, str], list[float]] = {}
+                for tap, name, seconds in client.get("/stats").json()["spent"]:
+                    spent.setdefault((tap, name), []).append(seconds)
+                # Per stream, the median over the rounds (the host's slow windows only ever add
+                # time); then the mean over the streams of the workload.
+                cpu = {tap: sum(statistics.median(spent[tap, name]) for name in names) / len(names) for tap in TAPS}
+                results[workload] = {"rounds": done_rounds, "streams": len(names), "cpu": cpu}
+    finally:
+        process.terminate()
+        process.wait(10)
+    return results
+
+
+def check(client: Any, name: str, tap: str, body: bytes) -> None:
+    got = client.post("/v1/chat/completions", json={"model": name}, headers={"x-tap": tap, "x-stream": name}).content
+    if got != body:
+        raise AssertionError(f"{tap} changed the bytes of {name}")
+
+
+def table(server: str, results: dict[str, Any]) -> str:
+    lines = [f"**{server}**", "", "| workload | tap | proxy CPU per stream | added to the pass-through | tap's own cost ÷ chatsse's |", "| --- | --- | ---: | ---: | ---: |"]
+    for workload, found in results.items():
+        cpu = found["cpu"]
+        base = cpu["none"]
+        own = cpu.get("chatsse", base) - base
+        for tap in TAPS:
+            added = cpu[tap] - base
+            ratio = "" if tap in ("none", "chatsse") or own <= 0 or "chatsse" not in cpu else f"{added / own:.1f}×"
+            share = "" if tap == "none" else f"{100 * added / base:+.1f}%"
+            lines.append(f"| {workload} ({found['streams']} × {found['rounds']} rounds) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "upstream", "aiohttp", "starlette"])
+    parser.add_argument("upstream", nargs="?")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--long-rounds", type=int, default=9)
+    parser.add_argument("--sdk-long-rounds", type=int, default=2, help="the SDK takes seconds per long stream")
+    parser.add_argument("--seconds", type=float, default=600, help="no new round starts after this")
+    parser.add_argument("--servers", default="aiohttp,starlette")
+    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
+    options = parser.parse_args()
+    if options.role == "upstream":
+        return run_upstream()
+    if options.role == "aiohttp":
+        return run_aiohttp_proxy(options.upstream)
+    if options.role == "starlette":
+        return run_starlette_proxy(options.upstream)
+    if options.taps:
+        globals()["TAPS"] = tuple(options.taps.split(","))
+    expected = bodies()
+    upstream, upstream_url = start("upstream")
+    deadline = time.monotonic() + options.seconds
+    report = {}
+    try:
+        for server in options.servers.split(","):
+            report[server] = measure(server, upstream_url, expected, options, deadline)
+            print(table(server, report[server]), "\n", flush=True)
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+    if options.json:
+        Path(options.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    # The SDK's models type Mistral's content parts as a str: its serializer warns on every such stream.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
+    main()
