@@ -640,12 +640,17 @@ fuzz_target!(|input: &[u8]| {
     }
     if let Some(usage) = &expected.usage {
         let mut usage: Value = serde_json::from_str(usage).unwrap();
-        // A null where the type admits none (a count) is left out, not the usage (accumulate.rs).
+        // A null where the type admits none (a declared count) is left out, not the usage
+        // (accumulate.rs); an undeclared member admits null.
+        const COUNTS: &[&str] = &[
+            "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_write_tokens", "audio_tokens",
+            "text_tokens", "image_tokens", "reasoning_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens",
+        ];
         if let Value::Object(members) = &mut usage {
-            members.retain(|key, value| !value.is_null() || key.ends_with("_details"));
-            for details in members.values_mut() {
-                if let Value::Object(counts) = details {
-                    counts.retain(|_, value| !value.is_null());
+            members.retain(|key, value| !value.is_null() || !COUNTS.contains(&key.as_str()));
+            for (key, details) in members.iter_mut() {
+                if let (true, Value::Object(counts)) = (key.ends_with("_details"), details) {
+                    counts.retain(|key, value| !value.is_null() || !COUNTS.contains(&key.as_str()));
                 }
             }
         }
