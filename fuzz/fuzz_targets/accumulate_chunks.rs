@@ -90,7 +90,8 @@ struct Expected {
     /// Per choice index: the concatenated content, or None once parts (or nothing) made it untracked.
     content: Vec<(i64, Option<String>, bool)>,
     finish_reason: Vec<(i64, Option<String>)>,
-    usage: Option<String>,
+    /// The last non-null usage, None inside when the oracle cannot tell what it merges to.
+    usage: Option<Option<String>>,
 }
 
 impl Expected {
@@ -107,6 +108,7 @@ struct Writer<'g, 'a> {
     gen: &'g mut Gen<'a>,
     out: String,
     expected: Expected,
+    usage_repeats_a_key: bool,
 }
 
 impl Writer<'_, '_> {
@@ -230,20 +232,27 @@ impl Writer<'_, '_> {
         });
     }
 
+    /// A usage object; notes in `usage_repeats_a_key` whether it (or a details object) repeats a
+    /// key, as the oracle then cannot tell which value stays (a null count never replaces one).
     fn usage(&mut self) {
+        let mut keys: Vec<usize> = Vec::new();
         self.object(|w| {
-            match w.gen.below(5) {
+            let key = w.gen.below(5);
+            w.usage_repeats_a_key |= keys.contains(&key);
+            keys.push(key);
+            let mut details = 0;
+            let mut count = |w: &mut Self, name: &str| {
+                details += 1;
+                w.usage_repeats_a_key |= details > 1;
+                w.member(name, |w| w.typed(Self::integer));
+                true
+            };
+            match key {
                 0 => w.member("prompt_tokens", |w| w.typed(Self::integer)),
                 1 => w.member("completion_tokens", |w| w.typed(Self::integer)),
                 2 => w.member("total_tokens", |w| w.typed(Self::integer)),
-                3 => w.member("prompt_tokens_details", |w| w.nullable(|w| w.object(|w| {
-                    w.member("cached_tokens", |w| w.typed(Self::integer));
-                    true
-                }))),
-                _ => w.member("completion_tokens_details", |w| w.nullable(|w| w.object(|w| {
-                    w.member("reasoning_tokens", |w| w.typed(Self::integer));
-                    true
-                }))),
+                3 => w.member("prompt_tokens_details", |w| w.nullable(|w| w.object(|w| count(w, "cached_tokens")))),
+                _ => w.member("completion_tokens_details", |w| w.nullable(|w| w.object(|w| count(w, "reasoning_tokens")))),
             }
             true
         });
@@ -481,11 +490,12 @@ impl Writer<'_, '_> {
                     w.out.push(']');
                 }),
                 10 | 11 => w.member("usage", |w| {
+                    w.usage_repeats_a_key = false;
                     let start = w.out.len();
                     w.nullable(Self::usage);
                     let text = w.out[start..].to_owned();
                     if text != "null" {
-                        w.expected.usage = Some(text);
+                        w.expected.usage = Some((!w.usage_repeats_a_key).then_some(text));
                     }
                 }),
                 12 => w.member("obfuscation", |w| {
@@ -593,7 +603,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let mut gen = Gen { input, pos: 0 };
-    let mut writer = Writer { gen: &mut gen, out: String::new(), expected: Expected::default() };
+    let mut writer = Writer { gen: &mut gen, out: String::new(), expected: Expected::default(), usage_repeats_a_key: false };
     let mut chunks = Vec::new();
     while chunks.len() < 12 && !writer.gen.exhausted() {
         chunks.push(writer.chunk());
@@ -638,7 +648,7 @@ fuzz_target!(|input: &[u8]| {
             assert_eq!(choice["finish_reason"].as_str(), Some(reason.as_str()), "finish reason of choice {index}");
         }
     }
-    if let Some(usage) = &expected.usage {
+    if let Some(Some(usage)) = &expected.usage {
         let mut usage: Value = serde_json::from_str(usage).unwrap();
         // A null where the type admits none (a declared count) is left out, not the usage
         // (accumulate.rs); an undeclared member admits null.
