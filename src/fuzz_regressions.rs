@@ -130,3 +130,20 @@ fn a_key_repeated_in_a_kept_member_keeps_its_last_value_whatever_the_whitespace(
     assert_eq!(accumulate(&[chunk, chunk]).0, expected);
     assert_eq!(accumulate(&[chunk, &spaced]).0, expected);
 }
+
+// --- payload_stream: a body that ends inside what could have been a BOM -------------------------
+
+#[test]
+fn a_body_that_is_the_start_of_a_bom_is_sse() {
+    // Found by target `payload_stream` (a body of one byte, 0xEF): the bytes of a BOM that is not
+    // one are data, not blank space (payload_stream.rs), so `auto` decides SSE, as it does when more
+    // bytes follow (`\xEF\xBB{}`). Nothing is delivered either way.
+    use crate::payload_stream::{Format, PayloadStream};
+    for body in [&b"\xEF"[..], b"\xEF\xBB"] {
+        let mut stream = PayloadStream::new(Format::Auto, 1024);
+        let mut payloads = 0;
+        stream.feed(body, |_| Ok::<(), ()>(payloads += 1)).unwrap();
+        stream.finish(|_| Ok::<(), ()>(payloads += 1)).unwrap();
+        assert_eq!((stream.format(), payloads), (Format::Sse, 0), "{body:?}");
+    }
+}
