@@ -186,44 +186,52 @@ pub(crate) trait Poisonable {
 
 /// A call that changes `object`, borrowed exclusively (see `exclusive`). A panic inside it, which is
 /// a bug of chatsse's, poisons the object and becomes a ChatSSEError naming it.
+#[inline(always)]
 pub(crate) fn changing<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R>
 where
     T: PyClass<Frozen = False> + Poisonable,
 {
     let mut this = exclusive(object)?;
-    refuse_poisoned(&*this, object.as_any())?;
+    if this.poisoned().load(Ordering::Relaxed) {
+        return Err(poisoned_error(object.as_any()));
+    }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut this))) {
         Ok(result) => result,
-        Err(panic) => {
-            this.poisoned().store(true, Ordering::Relaxed);
-            Err(panicked(object.as_any(), &panic))
-        }
+        Err(panic) => Err(poison(&*this, object.as_any(), &panic)),
     }
 }
 
 /// A call that only reads `object`, borrowed shared (see `shared`); a panic poisons it as in `changing`.
+#[inline(always)]
 pub(crate) fn reading<'py, T, R>(object: &Bound<'py, T>, call: impl FnOnce(&T) -> PyResult<R>) -> PyResult<R>
 where
     T: PyClass + Poisonable,
 {
     let this = shared(object)?;
-    refuse_poisoned(&*this, object.as_any())?;
+    if this.poisoned().load(Ordering::Relaxed) {
+        return Err(poisoned_error(object.as_any()));
+    }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&this))) {
         Ok(result) => result,
-        Err(panic) => {
-            this.poisoned().store(true, Ordering::Relaxed);
-            Err(panicked(object.as_any(), &panic))
-        }
+        Err(panic) => Err(poison(&*this, object.as_any(), &panic)),
     }
 }
 
-fn refuse_poisoned(this: &impl Poisonable, object: &Bound<'_, PyAny>) -> PyResult<()> {
-    if !this.poisoned().load(Ordering::Relaxed) {
-        return Ok(());
-    }
+/// The error of every call on a poisoned object.
+#[cold]
+#[inline(never)]
+fn poisoned_error(object: &Bound<'_, PyAny>) -> PyErr {
     let class = object.get_type().name().map(|n| n.to_string()).unwrap_or_default();
     let message = format!("this {class} failed inside chatsse (a panic, reported when it happened) and is unusable; make a new {class}");
-    Err(package_error(object.py(), "ChatSSEError", message, &[]))
+    package_error(object.py(), "ChatSSEError", message, &[])
+}
+
+/// Poisons the object a call panicked in; the error of that call.
+#[cold]
+#[inline(never)]
+fn poison(this: &impl Poisonable, object: &Bound<'_, PyAny>, panic: &Box<dyn std::any::Any + Send>) -> PyErr {
+    this.poisoned().store(true, Ordering::Relaxed);
+    panicked(object, panic)
 }
 
 #[cold]
