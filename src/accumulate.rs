@@ -473,7 +473,13 @@ impl RawList {
         if !items.is_empty() {
             items.push(',');
         }
-        if compact {
+        if has_foreign_escape(element) {
+            // Written as the output writes strings (see `json_value`), whatever escapes the provider used.
+            match json_value(element, compact) {
+                Value::Json(text) => items.push_str(&text),
+                tree => write_value(items, &tree),
+            }
+        } else if compact {
             items.push_str(element);
         } else {
             push_compact(items, element);
@@ -1226,8 +1232,15 @@ fn value_text<'a>(scanner: &mut Scanner<'a>, ty: &Ty, scratch: &mut Vec<u8>) -> 
     Ok((scanner.text_since(start), !scanner.spaced()))
 }
 
-/// An object or array as a kept `Value::Json`, made compact.
+/// An object or array as a kept `Value::Json`, made compact. One with an escape that the output would
+/// not write (`\u00e9`, `\/`) is kept as a tree instead, so that the completion's bytes are the same
+/// whether the value is written from its text or, once a later chunk merged into it, from a tree.
 fn json_value(text: &str, compact: bool) -> Value {
+    if has_foreign_escape(text) {
+        if let Ok(tree) = Scanner::new(text.as_bytes()).map_err(Refusal::from).and_then(|mut scanner| parse_value(&mut scanner, &Ty::Any, &mut Vec::new())) {
+            return tree;
+        }
+    }
     Value::Json(if compact {
         text.into()
     } else {
@@ -1235,6 +1248,13 @@ fn json_value(text: &str, compact: bool) -> Value {
         push_compact(&mut out, text);
         out.into()
     })
+}
+
+/// `text` (JSON) holds an escape that `write_str` would not write: `\u` of a character written as
+/// itself, or `\/`. (A `\u` of a control character is what `write_str` writes too, but telling the two
+/// apart is not worth it: both make a tree.)
+fn has_foreign_escape(text: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), b"\\u").is_some() || memchr::memmem::find(text.as_bytes(), b"\\/").is_some()
 }
 
 /// The value under the scanner, checked against `ty`, as a kept `Value::Json`. One that holds a `null`

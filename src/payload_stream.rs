@@ -223,7 +223,15 @@ impl PayloadStream {
         let Some(first) = first else {
             return self.feed_both_blank(input, rest, on_payload);
         };
-        let json_lines = not_a_bom.is_empty() && rest[first] == b'{';
+        // The blank space before the deciding byte goes through both framers first, as it would had it
+        // come in a piece of its own: a start that fails both fails before any format is chosen,
+        // however the body is cut.
+        let blank = input.len() - rest.len() + first;
+        if blank > 0 {
+            self.feed_both_blank(&input[..blank], &rest[..first], on_payload)?;
+        }
+        let (input, rest) = (&input[blank..], &rest[first..]);
+        let json_lines = not_a_bom.is_empty() && rest[0] == b'{';
         self.format = if json_lines { Format::JsonLines } else { Format::Sse };
         // The framer not chosen is dropped (with what it held); the chosen one may have failed on the
         // blank start already.
