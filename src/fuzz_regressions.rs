@@ -147,3 +147,18 @@ fn a_body_that_is_the_start_of_a_bom_is_sse() {
         assert_eq!((stream.format(), payloads), (Format::Sse, 0), "{body:?}");
     }
 }
+
+// --- accumulate_chunks: an escape in a kept member, whatever the whitespace ----------------------
+
+#[test]
+fn an_escaped_string_in_a_kept_member_is_written_the_same_whatever_the_whitespace() {
+    // Minimized from a generated stream (target `accumulate_chunks`): the streams differ only by a
+    // space before the second chunk, yet one completion kept `"\u00e9"` as sent and the other
+    // wrote `"é"`. The value is the same; the completion's bytes must be too.
+    let chunk: &[u8] = br#"{"x":{"i":"\u00e9"}}"#;
+    let spaced = [b" ".as_slice(), chunk].concat();
+    let (twice, reports) = accumulate(&[chunk, chunk]);
+    assert_eq!(reports, ["merged", "merged"]);
+    assert_eq!(accumulate(&[chunk, &spaced]).0, twice);
+    assert_eq!(accumulate(&[chunk]).0, twice);
+}
