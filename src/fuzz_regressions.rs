@@ -162,3 +162,29 @@ fn an_escaped_string_in_a_kept_member_is_written_the_same_whatever_the_whitespac
     assert_eq!(accumulate(&[chunk, &spaced]).0, twice);
     assert_eq!(accumulate(&[chunk]).0, twice);
 }
+
+// --- payload_stream: the detected format does not depend on the cutting, errors included --------
+
+#[test]
+fn a_body_failing_on_its_blank_start_has_the_same_format_however_cut() {
+    // Found by target `payload_stream` (limit 2, format auto): fed whole, the first byte that is not
+    // blank space (0x12) decides SSE before the limit fails; fed byte by byte, both framers fail on
+    // the blank start first and the format stayed undecided. Same error either way.
+    use crate::event_stream::FrameError;
+    use crate::payload_stream::{Format, PayloadStream, StreamError};
+    let body = b"\t\x0c\x0c\x12len";
+    let outcome = |pieces: Vec<&[u8]>| {
+        let mut stream = PayloadStream::new(Format::Auto, 2);
+        let mut error = None;
+        for piece in pieces {
+            if let Err(StreamError::Frame(failure)) = stream.feed(piece, |_| Ok::<(), ()>(())) {
+                error = Some(failure);
+                break;
+            }
+        }
+        (error, stream.format())
+    };
+    let whole = outcome(vec![&body[..]]);
+    assert_eq!(whole.0, Some(FrameError::LineTooLong { limit: 2, line_start: 0 }));
+    assert_eq!(outcome(body.chunks(1).collect()), whole);
+}
