@@ -1129,6 +1129,9 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
     }
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
         let mark = scanner.mark();
+        // Only whitespace inside the value counts: the space before it (`"a": {...}`) must not make a
+        // repeated value look changed, or the result would depend on the spacing around members.
+        scanner.spaced();
         let start = match check(scanner, ty, &mut chunk.scratch) {
             Ok(start) => start,
             // A bad object merges into the stored one as into a tree, member by member up to where it
@@ -1142,8 +1145,11 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
             Err(refusal) => return Err(refusal.into()),
         };
         let (text, compact) = (scanner.text_since(start), !scanner.spaced());
-        if compact && text == &**stored {
-            // The same value again (providers repeat such members on every chunk): nothing changes.
+        // The same value again (providers repeat such members on every chunk): nothing changes. Compared
+        // as compact text whatever its spacing, so that the outcome never depends on whitespace: a
+        // repeated object merged as a tree is not always the same (`{"a":1,"a":null}`: null sets nothing
+        // in a merge, while the kept text says null).
+        if compact && text == &**stored || !compact && same_compact(text, stored, &mut chunk.scratch) {
             return Ok(());
         }
         if kind == Kind::Array || !stored.starts_with('{') {
@@ -1851,6 +1857,19 @@ fn has_duplicate_keys(text: &[u8]) -> bool {
         }
     }
     Scanner::new(text).and_then(|mut scanner| value(&mut scanner, &mut Vec::new())).unwrap_or(false)
+}
+
+/// `text` (JSON with whitespace between tokens) is `compact` once that whitespace is dropped.
+fn same_compact(text: &str, compact: &str, scratch: &mut Vec<u8>) -> bool {
+    if text.len() < compact.len() {
+        return false;
+    }
+    let mut out = String::from_utf8(std::mem::take(scratch)).unwrap_or_default();
+    out.clear();
+    push_compact(&mut out, text);
+    let same = out == compact;
+    *scratch = out.into_bytes();
+    same
 }
 
 /// Appends a JSON value's text without the whitespace between its tokens (the output is compact even

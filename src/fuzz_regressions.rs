@@ -131,6 +131,22 @@ fn a_key_repeated_in_a_kept_member_keeps_its_last_value_whatever_the_whitespace(
     assert_eq!(accumulate(&[chunk, &spaced]).0, expected);
 }
 
+#[test]
+fn a_repeated_kept_object_with_a_null_after_its_key_is_unchanged_whatever_the_spacing() {
+    // Minimized from a generated stream (target `accumulate_chunks`, "skipping a repeated run changed
+    // the result"): a choice's kept member repeats `{"id":0.5,"id":null}`. Merged as a tree, the null
+    // would set nothing and leave 0.5; kept as text it says null, as `json.loads` reads it. Whitespace
+    // before the value, or inside it, made the repeat merge as a tree.
+    let chunk: &[u8] = br#"{"choices":[{"index":0,"content_filter_results":{"id":0.5,"id":null}}]}"#;
+    let spaced_before: &[u8] = br#" {"choices":[{"index":0,"content_filter_results":  {"id":0.5,"id":null}}]}"#;
+    let spaced_inside: &[u8] = br#"{"choices":[{"index":0,"content_filter_results":{"id": 0.5, "id": null}}]}"#;
+    let (expected, _) = accumulate(&[chunk]);
+    assert!(expected.contains(r#""content_filter_results":{"id":null}"#), "{expected}");
+    for stream in [[chunk, chunk], [chunk, spaced_before], [chunk, spaced_inside], [spaced_inside, chunk]] {
+        assert_eq!(accumulate(&stream).0, expected);
+    }
+}
+
 // --- payload_stream: a body that ends inside what could have been a BOM -------------------------
 
 #[test]
