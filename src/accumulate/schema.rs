@@ -91,6 +91,25 @@ impl Ty {
     }
 }
 
+/// The type of member `name` of a struct with these fields, looked up from `next` on (then from the
+/// start); `next` moves past the field found.
+#[inline(always)]
+fn member_after(fields: &[(&str, Ty)], name: &str, next: &mut usize) -> Ty {
+    if let Some((field, ty)) = fields.get(*next) {
+        if same_name(field, name) {
+            *next += 1;
+            return *ty;
+        }
+    }
+    match fields.iter().position(|(field, _)| same_name(field, name)) {
+        Some(at) => {
+            *next = at + 1;
+            fields[at].1
+        }
+        None => Ty::Any,
+    }
+}
+
 #[inline(always)]
 fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
@@ -285,14 +304,17 @@ pub fn check(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Resul
             }
         }
         (_, Kind::String) => check_string(&scanner.string()?, scratch)?,
-        (Ty::Struct(_), Kind::Object) => {
+        (Ty::Struct(fields), Kind::Object) => {
             scanner.begin_object()?;
             let mut first = true;
+            // Providers send the members of an object in the same order every time (a logprob entry:
+            // token, logprob, bytes, top_logprobs): the field after the last one found is tried first.
+            let mut next = 0;
             while let Some(name) = scanner.next_key(&mut first)? {
                 let member = if name.escaped {
                     std::str::from_utf8(name.unescaped(scratch)?).map_or(Ty::Any, |key| ty.member(key))
                 } else {
-                    ty.member(name.raw_str())
+                    member_after(fields, name.raw_str(), &mut next)
                 };
                 check_inline(scanner, &member, scratch).map_err(|refusal| refusal.inside(|| format!(".{}", name.raw_str())))?;
             }
