@@ -350,6 +350,7 @@ pub(crate) struct OwnedPayload {
     error_event: bool,
     unterminated: bool,
     line_starts: Vec<(usize, u64)>,
+    event: (u64, u64),
 }
 
 impl OwnedPayload {
@@ -361,6 +362,7 @@ impl OwnedPayload {
             error_event: payload.error_event,
             unterminated: payload.unterminated,
             line_starts: payload.line_starts.to_vec(),
+            event: (payload.event_start, payload.event_end),
         }
     }
 
@@ -371,6 +373,8 @@ impl OwnedPayload {
             error_event: self.error_event,
             unterminated: self.unterminated,
             line_starts: &self.line_starts,
+            event_start: self.event.0,
+            event_end: self.event.1,
         }
     }
 }
