@@ -365,22 +365,24 @@ fn walk_value(scanner: &mut Scanner<'_>, node: &Node, editor: &mut Editor<'_>, s
     }
 }
 
-/// The renames of `node` whose new name is already a member of the object the scanner is in (just
-/// after its `{`), as bits over `node.members`. Reads ahead on a second scanner.
+/// The renames of `node` whose member and new name are both members of the object the scanner is in
+/// (just after its `{`), as bits over `node.members`. Reads ahead on a second scanner.
 fn renamed_onto(scanner: &Scanner<'_>, node: &Node, scratch: &mut Vec<u8>) -> Result<u64, JsonError> {
     let mut ahead = Scanner::at(scanner);
     let mut first = true;
-    let mut taken = 0u64;
+    let (mut sources, mut targets) = (0u64, 0u64);
     while let Some(key) = ahead.next_key(&mut first)? {
         let name = key.unescaped(scratch)?;
-        for (i, (_, action)) in node.members.iter().enumerate() {
-            if matches!(action, Action::Rename(new) if &new[1..new.len() - 1] == name) {
-                taken |= 1 << i;
+        for (i, (source, action)) in node.members.iter().enumerate() {
+            if let Action::Rename(new) = action {
+                sources |= u64::from(source == name) << i;
+                targets |= u64::from(&new[1..new.len() - 1] == name) << i;
             }
         }
         ahead.skip()?;
     }
-    Ok(taken)
+    // Only a rename that happens takes the name from the member that has it.
+    Ok(sources & targets)
 }
 
 /// The value ahead is `[]` (the scanner is left where it was).

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, cast
 
 from chatsse._errors import TruncatedStreamError, UpstreamError
 from chatsse._sse import Piece
+from chatsse._core import Rewriter
 from chatsse._tap import OnDone, TapResult, atap
 
 __all__ = [
@@ -121,6 +122,7 @@ async def aforward(
     on_done: OnDone,
     error_frame: bool = True,
     include_usage: bool = True,
+    rewrite: Rewriter | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The forwarding loop of a streaming proxy: what to send a streaming client, never raising.
 
@@ -130,7 +132,8 @@ async def aforward(
     (``error_event``) ends the client's stream cleanly instead of a broken connection. A provider's
     own error frame is forwarded as it came. With ``include_usage=False`` the usage-only chunk is
     left out (``drop_usage_chunks``): for a client that did not ask for it, when the proxy did.
-    Closing this iterator (a client gone) closes the tap, which closes ``content``.
+    With ``rewrite`` the client gets the rewritten stream (``atap(..., rewrite=)``; whole events
+    either way). Closing this iterator (a client gone) closes the tap, which closes ``content``.
     """
     outcome: list[TapResult] = []
 
@@ -138,7 +141,7 @@ async def aforward(
         outcome.append(result)
         return on_done(result)
 
-    tapped = atap(content, on_done=record, aligned=error_frame)
+    tapped = atap(content, on_done=record, aligned=error_frame, rewrite=rewrite)
     try:
         async for piece in tapped:
             data = piece if isinstance(piece, bytes) else bytes(piece)

@@ -58,6 +58,8 @@ fn each_rule_on_one_payload() {
         one(&rules, r#"{"model":"m","choices":[{"delta":{"reasoning_content":"old","reasoning":"new"}}]}"#),
         (Verdict::Rewritten, r#"{"model":"house","choices":[{"delta":{"reasoning_content":"new"}}]}"#.into())
     );
+    // With no member to rename, a member of the new name stays.
+    assert_eq!(one(&rules, r#"{"model":"house","choices":[{"delta":{"reasoning_content":"old"}}]}"#).0, Verdict::Untouched);
     assert_eq!(one(&rules, r#"{"model":"house","choices":[],"usage":{"total_tokens":3}}"#).0, Verdict::DropEvent);
     assert_eq!(one(&rules, r#"{"model":"house","choices":[],"usage":{}}"#).0, Verdict::Untouched);
     assert_eq!(one(&rules, r#"{"model":"house","choices":[{}],"usage":{"a":1}}"#).0, Verdict::Untouched);
