@@ -33,6 +33,8 @@ enum Action {
 struct Node {
     /// Member name (unescaped) and its rule.
     members: Vec<(Vec<u8>, Action)>,
+    /// One of the rules is a rename.
+    has_renames: bool,
 }
 
 /// A rule that cannot be taken, with the path it was given for.
@@ -153,27 +155,60 @@ impl Rules {
         if node.members.len() >= MAX_RULES_PER_OBJECT {
             return Err(RuleError::TooManyRules { path: path.to_owned() });
         }
+        node.has_renames |= matches!(action, Action::Rename(_));
         node.members.push((last.as_bytes().to_vec(), action));
         self.paths.push(path.to_owned());
         Ok(())
     }
 
-    /// Rewrites one chunk payload into `out` (cleared first). A payload that is not a JSON object is
-    /// left untouched; invalid JSON is an error (the caller leaves the payload untouched too).
-    pub fn rewrite(&self, payload: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<Verdict, JsonError> {
-        out.clear();
+    /// Rewrites one chunk payload, appending it to `out` (left as it was unless `Rewritten`). A
+    /// payload that is not a JSON object is left untouched; invalid JSON is an error (the caller
+    /// leaves the payload untouched too).
+    ///
+    /// `member_ends` may say where top-level members lie (`accumulate::Accumulator::member_ends`, of
+    /// this payload, which the merge read as a valid chunk): their values are then passed over
+    /// without a scan where no rule looks inside them.
+    pub fn rewrite(&self, payload: &[u8], member_ends: &[(usize, usize)], out: &mut Vec<u8>, work: &mut Workspace) -> Result<Verdict, JsonError> {
+        let start = out.len();
+        let verdict = self.rewrite_onto(payload, member_ends, out, work);
+        if !matches!(verdict, Ok(Verdict::Rewritten)) {
+            out.truncate(start);
+        }
+        verdict
+    }
+
+    fn rewrite_onto(&self, payload: &[u8], member_ends: &[(usize, usize)], out: &mut Vec<u8>, work: &mut Workspace) -> Result<Verdict, JsonError> {
         if self.is_empty() {
             return Ok(Verdict::Untouched);
         }
-        let mut scanner = Scanner::new(payload)?;
-        if scanner.peek()? != Kind::Object {
-            return Ok(Verdict::Untouched);
+        let Workspace { scratch, prefix } = work;
+        // The walk before `choices` depends on those bytes alone, unless a rename looks ahead.
+        let resumable = !self.root.has_renames;
+        let mut editor = Editor { input: payload, start: out.len(), out, copied: 0, edited: false };
+        let mut top = Top { usage_only: UsageOnly { wanted: self.drop_usage_only, ..UsageOnly::default() }, record: None, member_ends };
+        let (mut scanner, mut walk, first);
+        if resumable && prefix.resumes(payload) {
+            editor.out.extend_from_slice(&prefix.out);
+            (editor.copied, editor.edited, walk) = (prefix.copied, prefix.edited, prefix.walk);
+            top.usage_only = prefix.usage_only;
+            scanner = Scanner::resume_in_object(payload, prefix.bytes.len());
+            first = false;
+        } else {
+            scanner = Scanner::new(payload)?;
+            if scanner.peek()? != Kind::Object {
+                return Ok(Verdict::Untouched);
+            }
+            scanner.begin_object()?;
+            walk = ObjectWalk { last_end: scanner.position(), ..ObjectWalk::default() };
+            first = true;
+            if resumable {
+                top.record = Some(prefix);
+            }
         }
-        let mut editor = Editor { input: payload, out, copied: 0, edited: false };
-        let mut usage_only = UsageOnly { wanted: self.drop_usage_only, ..UsageOnly::default() };
-        walk_object(&mut scanner, &self.root, &mut editor, scratch, Some(&mut usage_only))?;
+        walk_members(&mut scanner, &self.root, &mut editor, scratch, &mut walk, first, Some(&mut top))?;
+        end_object(&self.root, &mut editor, &walk);
         scanner.end()?;
-        if usage_only.empty_choices && usage_only.usage {
+        if top.usage_only.empty_choices && top.usage_only.usage {
             return Ok(Verdict::DropEvent);
         }
         if !editor.edited {
@@ -181,6 +216,45 @@ impl Rules {
         }
         editor.finish();
         Ok(Verdict::Rewritten)
+    }
+}
+
+/// What `Rules::rewrite` keeps between payloads: a scratch buffer, and the repeated prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    scratch: Vec<u8>,
+    prefix: Prefix,
+}
+
+/// The top-level members before `choices` of the last payload walked from its start, and where the
+/// walk stood after them. The chunks of a stream repeat these bytes (`id`, `object`, `created`,
+/// `model`, `system_fingerprint`: two thirds of an OpenAI chunk); a payload that starts with them,
+/// then a comma, is walked from there, with the rewritten prefix copied (as the accumulator skips the
+/// same run, `accumulate::Accumulator::repeated_prefix`). The walk is a function of these bytes and
+/// the rules alone, so the record never goes stale.
+#[derive(Debug, Clone, Default)]
+struct Prefix {
+    bytes: Vec<u8>,
+    out: Vec<u8>,
+    copied: usize,
+    edited: bool,
+    walk: ObjectWalk,
+    usage_only: UsageOnly,
+}
+
+impl Prefix {
+    fn resumes(&self, payload: &[u8]) -> bool {
+        let known = self.bytes.len();
+        // The comma: a number at the end of the prefix could go on otherwise.
+        known > 0 && payload.get(known) == Some(&b',') && payload.starts_with(&self.bytes)
+    }
+
+    fn record(&mut self, bytes: &[u8], editor: &Editor<'_>, walk: &ObjectWalk, usage_only: &UsageOnly) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(bytes);
+        self.out.clear();
+        self.out.extend_from_slice(&editor.out[editor.start..]);
+        (self.copied, self.edited, self.walk, self.usage_only) = (editor.copied, editor.edited, *walk, *usage_only);
     }
 }
 
@@ -216,7 +290,7 @@ fn json_string(name: &str) -> Vec<u8> {
 }
 
 /// What the top level says about the usage-only chunk.
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct UsageOnly {
     wanted: bool,
     empty_choices: bool,
@@ -227,6 +301,8 @@ struct UsageOnly {
 struct Editor<'a> {
     input: &'a [u8],
     out: &'a mut Vec<u8>,
+    /// Where this payload's output starts in `out`.
+    start: usize,
     /// Input before this is copied (or replaced).
     copied: usize,
     edited: bool,
@@ -247,27 +323,70 @@ impl Editor<'_> {
     }
 }
 
+/// Where the walk of one object stands after some of its members.
+#[derive(Debug, Clone, Copy, Default)]
+struct ObjectWalk {
+    /// A member is kept (written) before the next one.
+    kept_any: bool,
+    /// The start of the members dropped before any was kept: removed with the next kept one's comma.
+    dropped_front: Option<usize>,
+    /// The end of the last member's value (or of the `{`).
+    last_end: usize,
+    /// Bit i: the member of `node.members[i]`, a set rule, was there.
+    set_seen: u64,
+}
+
+/// The walk of a payload's top level (the root object): the usage-only test, and the repeated
+/// prefix it may record (`Workspace`).
+struct Top<'w> {
+    usage_only: UsageOnly,
+    /// Record the walk as it stands before `choices` (None: this payload resumed the recorded one).
+    record: Option<&'w mut Prefix>,
+    /// Where the merge found the top-level members (see `Rules::rewrite`); consumed in order.
+    member_ends: &'w [(usize, usize)],
+}
+
+impl Top<'_> {
+    /// The end of the value of the member whose name starts at `key_start`, when the merge said.
+    fn value_end(&mut self, key_start: usize) -> Option<usize> {
+        while let Some((&(start, end), rest)) = self.member_ends.split_first() {
+            if start > key_start {
+                return None;
+            }
+            self.member_ends = rest;
+            if start == key_start {
+                return Some(end);
+            }
+        }
+        None
+    }
+}
+
 /// Applies `node` to the object the scanner is at (after `peek` said Object).
-fn walk_object(
+fn walk_object(scanner: &mut Scanner<'_>, node: &Node, editor: &mut Editor<'_>, scratch: &mut Vec<u8>) -> Result<(), JsonError> {
+    scanner.begin_object()?;
+    let mut walk = ObjectWalk { last_end: scanner.position(), ..ObjectWalk::default() };
+    walk_members(scanner, node, editor, scratch, &mut walk, true, None)?;
+    end_object(node, editor, &walk);
+    Ok(())
+}
+
+/// The members of an object from where the scanner is (`first`: just after its `{`) to its `}`.
+fn walk_members(
     scanner: &mut Scanner<'_>,
     node: &Node,
     editor: &mut Editor<'_>,
     scratch: &mut Vec<u8>,
-    mut top: Option<&mut UsageOnly>,
+    walk: &mut ObjectWalk,
+    mut first: bool,
+    mut top: Option<&mut Top<'_>>,
 ) -> Result<(), JsonError> {
-    scanner.begin_object()?;
-    let after_brace = scanner.position();
-    // A member of a renamed member's new name is dropped: seen ahead, as it may come first.
-    let mut taken = 0u64; // bit i: a rename of node.members[i] whose new name is in this object
-    if node.members.iter().any(|(_, action)| matches!(action, Action::Rename(_))) {
+    // A member of a renamed member's new name is dropped: seen ahead, as it may come first. (A root
+    // with renames is never resumed, so this always starts after the `{`.)
+    let mut taken = 0u64; // bit i: a rename of node.members[i] that takes the name of a member here
+    if node.has_renames {
         taken = renamed_onto(scanner, node, scratch)?;
     }
-    let mut first = true;
-    let mut kept_any = false;
-    // The start of the members dropped before any was kept: removed with the next kept one's comma.
-    let mut dropped_front: Option<usize> = None;
-    let mut last_end = after_brace;
-    let mut set_seen = 0u64;
     while let Some(key) = scanner.next_key(&mut first)? {
         let key_start = key.offset;
         let key_end = key_start + key.raw.len() + 2;
@@ -276,38 +395,42 @@ fn walk_object(
         let replaced_by_rename = taken != 0 && node.members.iter().enumerate().any(|(i, (_, action))| {
             taken & (1 << i) != 0 && matches!(action, Action::Rename(new) if &new[1..new.len() - 1] == name)
         });
-        if let Some(usage_only) = top.as_deref_mut().filter(|u| u.wanted) {
-            match name {
-                b"choices" => usage_only.empty_choices = is_empty_array(scanner)?,
-                b"usage" => usage_only.usage = is_object_with_members(scanner)?,
-                _ => {}
+        if let Some(top) = top.as_deref_mut() {
+            if name == b"choices" {
+                if let Some(prefix) = top.record.take() {
+                    prefix.record(&editor.input[..walk.last_end], editor, walk, &top.usage_only);
+                }
+            }
+            if top.usage_only.wanted {
+                match name {
+                    b"choices" => top.usage_only.empty_choices = is_empty_array(scanner)?,
+                    b"usage" => top.usage_only.usage = is_object_with_members(scanner)?,
+                    _ => {}
+                }
             }
         }
         let action = rule.map(|at| &node.members[at].1);
         let dropped = replaced_by_rename || matches!(action, Some(Action::Drop));
         if !dropped {
-            if let Some(start) = dropped_front.take() {
+            if let Some(start) = walk.dropped_front.take() {
                 editor.edit(start, key_start, b"");
             }
         }
-        let value_start = {
-            scanner.peek()?;
-            scanner.position()
-        };
         match action {
-            _ if dropped => {
-                scanner.skip()?;
-            }
-            None => {
-                scanner.skip()?;
-            }
-            Some(Action::Drop) => unreachable!("dropped above"),
+            _ if dropped || action.is_none() => match top.as_deref_mut().and_then(|top| top.value_end(key_start)) {
+                // A value no rule looks into, whose end the merge found: not scanned again.
+                Some(end) => *scanner = Scanner::resume_in_object(scanner.input(), end),
+                None => {
+                    scanner.skip()?;
+                }
+            },
+            None | Some(Action::Drop) => unreachable!("matched above"),
             Some(Action::Set(value)) => {
-                scanner.skip()?;
+                let value_start = scanner.skip()?;
                 if &editor.input[value_start..scanner.position()] != value.as_slice() {
                     editor.edit(value_start, scanner.position(), value);
                 }
-                set_seen |= 1 << rule.expect("a rule");
+                walk.set_seen |= 1 << rule.expect("a rule");
             }
             Some(Action::Rename(new_name)) => {
                 editor.edit(key_start, key_end, new_name);
@@ -317,22 +440,26 @@ fn walk_object(
         }
         let value_end = scanner.position();
         if dropped {
-            if kept_any {
-                editor.edit(last_end, value_end, b""); // its comma before it goes with it
+            if walk.kept_any {
+                editor.edit(walk.last_end, value_end, b""); // its comma before it goes with it
             } else {
-                dropped_front.get_or_insert(key_start);
+                walk.dropped_front.get_or_insert(key_start);
             }
         } else {
-            kept_any = true;
+            walk.kept_any = true;
         }
-        last_end = value_end;
+        walk.last_end = value_end;
     }
-    // Set rules for members the object lacks: added at its end.
+    Ok(())
+}
+
+/// At the `}`: the set rules for members the object lacks, added at its end.
+fn end_object(node: &Node, editor: &mut Editor<'_>, walk: &ObjectWalk) {
     let mut added = Vec::new();
     for (at, (name, action)) in node.members.iter().enumerate() {
         if let Action::Set(value) = action {
-            if set_seen & (1 << at) == 0 {
-                if kept_any || !added.is_empty() {
+            if walk.set_seen & (1 << at) == 0 {
+                if walk.kept_any || !added.is_empty() {
                     added.push(b',');
                 }
                 added.extend_from_slice(&json_string(&String::from_utf8_lossy(name)));
@@ -341,18 +468,17 @@ fn walk_object(
             }
         }
     }
-    match dropped_front {
-        Some(start) => editor.edit(start, last_end, &added),
-        None if !added.is_empty() => editor.edit(last_end, last_end, &added),
+    match walk.dropped_front {
+        Some(start) => editor.edit(start, walk.last_end, &added),
+        None if !added.is_empty() => editor.edit(walk.last_end, walk.last_end, &added),
         None => {}
     }
-    Ok(())
 }
 
 /// Applies `node` to a member's value: an object, or each object of an array (at any depth).
 fn walk_value(scanner: &mut Scanner<'_>, node: &Node, editor: &mut Editor<'_>, scratch: &mut Vec<u8>) -> Result<(), JsonError> {
     match scanner.peek()? {
-        Kind::Object => walk_object(scanner, node, editor, scratch, None),
+        Kind::Object => walk_object(scanner, node, editor, scratch),
         Kind::Array => {
             scanner.begin_array()?;
             let mut first = true;
@@ -412,12 +538,11 @@ fn is_object_with_members(scanner: &mut Scanner<'_>) -> Result<bool, JsonError> 
 #[derive(Debug, Clone, Default)]
 pub struct Rewriter {
     rules: Rules,
-    /// Raw bytes from `cursor` on that are not given out yet; during a feed, the piece is appended
-    /// to them when they are not empty (`in_held`).
+    /// The raw bytes not given out yet when the last piece ended (the event still open); during a
+    /// feed the piece follows them (`Raw`), not copied onto them.
     held: Vec<u8>,
-    /// Stream offset of `held[0]`, and of the piece's first byte when `held` was empty.
+    /// Stream offset of `held[0]`.
     base: u64,
-    in_held: bool,
     /// Stream offset up to which the raw bytes have been given out or replaced.
     cursor: u64,
     /// A dropped event ended with a CR: an LF right after it is that line ending's, dropped too.
@@ -425,7 +550,7 @@ pub struct Rewriter {
     /// After a framing error nothing can be framed: every byte goes out as it came.
     passthrough: bool,
     edited: Vec<u8>,
-    scratch: Vec<u8>,
+    work: Workspace,
 }
 
 impl Rewriter {
@@ -437,54 +562,55 @@ impl Rewriter {
         &self.rules
     }
 
-    /// Takes the next piece: call before framing it.
-    pub fn start(&mut self, input: &[u8]) {
-        self.in_held = !self.held.is_empty();
-        if self.in_held {
-            self.held.extend_from_slice(input);
-        } else {
-            self.base = self.cursor;
-        }
+    /// Takes the next piece: call before framing it (a no-op kept for the callers' symmetry: the
+    /// piece is read where it lies).
+    pub fn start(&mut self, _input: &[u8]) {}
+
+    fn raw<'s>(&'s mut self, input: &'s [u8]) -> Raw<'s> {
+        Raw { held: &self.held, input, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf }
     }
 
     /// A payload of the piece that the accumulator merged as a chunk: rewritten in place.
-    pub fn payload(&mut self, input: &[u8], payload: &Payload<'_>, out: &mut Vec<u8>) {
+    /// `member_ends`: where the merge found its top-level members (see `Rules::rewrite`).
+    pub fn payload(&mut self, input: &[u8], payload: &Payload<'_>, member_ends: &[(usize, usize)], out: &mut Vec<u8>) {
         if self.passthrough {
             return;
         }
-        let verdict = self.rules.rewrite(payload.bytes, &mut self.edited, &mut self.scratch);
-        let raw = if self.in_held { &self.held[..] } else { input };
-        let mut view = Raw { bytes: raw, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf };
-        match verdict {
+        let mut view = Raw { held: &self.held, input, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf };
+        let single_line = payload.line_starts.is_empty();
+        // One-line data (every chat stream) is rewritten straight into the output, after the raw
+        // bytes before it; these are given out whatever the verdict, except for a dropped event.
+        view.copy_to(payload.event_start, out);
+        let event_at = out.len();
+        let target = if single_line {
+            view.copy_to(payload.offset, out);
+            &mut *out
+        } else {
+            self.edited.clear();
+            &mut self.edited
+        };
+        match self.rules.rewrite(payload.bytes, member_ends, target, &mut self.work) {
             Ok(Verdict::Untouched) | Err(_) => {}
             Ok(Verdict::DropEvent) => {
-                view.copy_to(payload.event_start, out);
+                out.truncate(event_at);
                 view.skip_to(payload.event_end);
                 *view.skip_lf = payload.event_end > 0 && view.byte(payload.event_end - 1) == Some(b'\r');
             }
-            Ok(Verdict::Rewritten) if payload.line_starts.is_empty() => {
-                view.copy_to(payload.offset, out);
-                out.extend_from_slice(&self.edited);
-                view.skip_to(payload.offset + payload.bytes.len() as u64);
-            }
+            Ok(Verdict::Rewritten) if single_line => view.skip_to(payload.offset + payload.bytes.len() as u64),
             Ok(Verdict::Rewritten) => view.replace_data_lines(payload, &self.edited, out),
         }
     }
 
     /// The piece is framed: what is complete (up to `complete_offset`) goes out, the rest is held.
     pub fn end(&mut self, input: &[u8], complete_offset: u64, out: &mut Vec<u8>) {
-        let raw = if self.in_held { &self.held[..] } else { input };
-        let mut view = Raw { bytes: raw, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf };
-        view.copy_to(complete_offset, out);
+        self.raw(input).copy_to(complete_offset, out);
         self.keep_rest(input);
     }
 
     /// The framing failed (or the body ends): every byte not yet given out goes out as it came.
     pub fn pass_rest(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        let raw = if self.in_held { &self.held[..] } else { input };
-        let end = self.base + raw.len() as u64;
-        let mut view = Raw { bytes: raw, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf };
-        view.copy_to(end, out);
+        let end = self.base + (self.held.len() + input.len()) as u64;
+        self.raw(input).copy_to(end, out);
         self.keep_rest(input);
     }
 
@@ -500,21 +626,24 @@ impl Rewriter {
     /// Keeps the raw bytes from the cursor on for the next piece.
     fn keep_rest(&mut self, input: &[u8]) {
         let from = (self.cursor - self.base) as usize;
-        if self.in_held {
-            self.held.drain(..from.min(self.held.len()));
-        } else {
+        if let Some(in_input) = from.checked_sub(self.held.len()) {
             self.held.clear();
-            self.held.extend_from_slice(input.get(from..).unwrap_or_default());
+            self.held.extend_from_slice(input.get(in_input..).unwrap_or_default());
+        } else {
+            // No event ended in this piece (or not past the held bytes): the piece joins them.
+            self.held.drain(..from);
+            self.held.extend_from_slice(input);
         }
         self.base = self.cursor;
-        self.in_held = false;
     }
 }
 
 /// The raw bytes of the stream available during one piece, and the output's place in them.
 struct Raw<'a> {
-    bytes: &'a [u8],
-    /// Stream offset of `bytes[0]`.
+    /// The bytes held from earlier pieces, then the piece.
+    held: &'a [u8],
+    input: &'a [u8],
+    /// Stream offset of `held[0]`.
     base: u64,
     cursor: &'a mut u64,
     skip_lf: &'a mut bool,
@@ -522,7 +651,23 @@ struct Raw<'a> {
 
 impl Raw<'_> {
     fn byte(&self, offset: u64) -> Option<u8> {
-        offset.checked_sub(self.base).and_then(|at| self.bytes.get(at as usize).copied())
+        let at = offset.checked_sub(self.base)? as usize;
+        match at.checked_sub(self.held.len()) {
+            None => Some(self.held[at]),
+            Some(in_input) => self.input.get(in_input).copied(),
+        }
+    }
+
+    /// Appends the raw bytes from stream offset `from` to `to`.
+    fn extend(&self, from: u64, to: u64, out: &mut Vec<u8>) {
+        let (from, to) = ((from - self.base) as usize, (to - self.base) as usize);
+        let held = self.held.len();
+        if from < held {
+            out.extend_from_slice(&self.held[from..to.min(held)]);
+        }
+        if to > held {
+            out.extend_from_slice(&self.input[from.max(held) - held..to - held]);
+        }
     }
 
     /// Gives out the raw bytes from the cursor to `to`.
@@ -533,9 +678,8 @@ impl Raw<'_> {
         if std::mem::take(self.skip_lf) && self.byte(*self.cursor) == Some(b'\n') {
             *self.cursor += 1;
         }
-        let (from, to_index) = ((*self.cursor - self.base) as usize, (to - self.base) as usize);
-        if from < to_index {
-            out.extend_from_slice(&self.bytes[from..to_index]);
+        if *self.cursor < to {
+            self.extend(*self.cursor, to, out);
         }
         *self.cursor = (*self.cursor).max(to);
     }
@@ -566,8 +710,9 @@ impl Raw<'_> {
         for (at, (line_start, line_end, ending)) in lines.iter().copied().enumerate() {
             self.copy_to(line_start, out);
             if at == 0 {
-                let bytes = self.bytes;
-                let ending = &bytes[(ending - self.base) as usize..(line_end - self.base) as usize];
+                let mut ending_bytes = Vec::with_capacity(2);
+                self.extend(ending, line_end, &mut ending_bytes);
+                let ending = &ending_bytes[..];
                 // The last line of a body may have no line ending: LF between the lines written.
                 let between = if ending.is_empty() { &b"\n"[..] } else { ending };
                 for (i, line) in rewritten.split(|byte| *byte == b'\n').enumerate() {

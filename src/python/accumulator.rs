@@ -248,7 +248,7 @@ impl Accumulator {
                 return Ok(());
             }
             add_payload(py, merge, &payload)?;
-            observer.merged(&payload);
+            observer.merged(&payload, merge);
             Ok(())
         });
         self.cut_inside_payload |= cut_inside_payload;
@@ -354,7 +354,7 @@ fn frame_merge_and_observe(
     let mut first_failure = None;
     let framed = stream.feed(bytes, |payload| {
         match merge_payload(merge, &payload) {
-            Ok(()) => observer.merged(&payload),
+            Ok(()) => observer.merged(&payload, merge),
             Err(failure) => {
                 first_failure.get_or_insert(failure);
             }
@@ -368,14 +368,14 @@ fn frame_merge_and_observe(
 /// What a consumer that does more than merge (the Rewriter) learns as the accumulator works; `()`
 /// learns nothing. Send: it runs where framing runs, detached from the interpreter.
 pub(crate) trait MergeObserver: Send {
-    /// A payload merged as a chunk: no error reported, no member left out.
-    fn merged(&mut self, payload: &StreamPayload<'_>);
+    /// A payload merged as a chunk (no error reported, no member left out), by `merge`.
+    fn merged(&mut self, payload: &StreamPayload<'_>, merge: &Merge);
     /// The piece is framed: the stream offset past the last complete event, None when framing failed.
     fn framed(&mut self, complete_offset: Option<u64>);
 }
 
 impl MergeObserver for () {
-    fn merged(&mut self, _: &StreamPayload<'_>) {}
+    fn merged(&mut self, _: &StreamPayload<'_>, _: &Merge) {}
     fn framed(&mut self, _: Option<u64>) {}
 }
 

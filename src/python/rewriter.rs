@@ -17,6 +17,7 @@ use pyo3::types::{PyBytes, PyMapping, PyString};
 
 use super::accumulator::{merged_stream_pymethods, Accumulator, MergeObserver, Merged};
 use super::{changing, reading, shared, FeedInput, Poisonable};
+use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::payload_stream::Payload as StreamPayload;
 use crate::rewrite::{Rewriter as Rewrite, Rules};
@@ -57,8 +58,10 @@ impl Rewriter {
         max_event_size: usize,
     ) -> PyResult<Self> {
         let rules = rules(py, set, drop, rename, drop_usage_only)?;
+        let mut tap = Accumulator::new(format, max_event_size)?;
+        tap.merge.record_member_ends(); // the rewrite passes over what the merge scanned
         Ok(Rewriter {
-            tap: Accumulator::new(format, max_event_size)?,
+            tap,
             rewrite: Rewrite::new(rules),
             out: Vec::new(),
             poisoned: AtomicBool::new(false),
@@ -133,8 +136,8 @@ struct Edit<'a> {
 }
 
 impl MergeObserver for Edit<'_> {
-    fn merged(&mut self, payload: &StreamPayload<'_>) {
-        self.rewrite.payload(self.input, payload, self.out);
+    fn merged(&mut self, payload: &StreamPayload<'_>, merge: &Merge) {
+        self.rewrite.payload(self.input, payload, merge.member_ends(), self.out);
     }
 
     fn framed(&mut self, complete_offset: Option<u64>) {

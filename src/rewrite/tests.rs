@@ -12,8 +12,9 @@ fn rules() -> Rules {
 }
 
 fn one(rules: &Rules, payload: &str) -> (Verdict, String) {
-    let mut out = Vec::new();
-    let verdict = rules.rewrite(payload.as_bytes(), &mut out, &mut Vec::new()).unwrap();
+    let mut out = b"before".to_vec();
+    let verdict = rules.rewrite(payload.as_bytes(), &[], &mut out, &mut Workspace::default()).unwrap();
+    let out = out.strip_prefix(b"before").unwrap().to_vec();
     (verdict, String::from_utf8(out).unwrap())
 }
 
@@ -25,7 +26,7 @@ fn run(rules: Rules, format: Format, pieces: &[&[u8]]) -> Vec<u8> {
     for piece in pieces {
         rewriter.start(piece);
         let result = stream.feed(piece, |payload| {
-            rewriter.payload(piece, &payload, &mut out);
+            rewriter.payload(piece, &payload, &[], &mut out);
             Ok::<(), ()>(())
         });
         assert!(result.is_ok());
@@ -34,7 +35,7 @@ fn run(rules: Rules, format: Format, pieces: &[&[u8]]) -> Vec<u8> {
     rewriter.start(&[]);
     stream
         .finish(|payload| {
-            rewriter.payload(&[], &payload, &mut out);
+            rewriter.payload(&[], &payload, &[], &mut out);
             Ok::<(), ()>(())
         })
         .unwrap();
@@ -64,8 +65,38 @@ fn each_rule_on_one_payload() {
     assert_eq!(one(&rules, r#"{"model":"house","choices":[],"usage":{}}"#).0, Verdict::Untouched);
     assert_eq!(one(&rules, r#"{"model":"house","choices":[{}],"usage":{"a":1}}"#).0, Verdict::Untouched);
     assert_eq!(one(&rules, r#"[1]"#).0, Verdict::Untouched);
-    assert!(rules.rewrite(br#"{"model":"a",}"#, &mut Vec::new(), &mut Vec::new()).is_err());
+    assert!(rules.rewrite(br#"{"model":"a",}"#, &[], &mut Vec::new(), &mut Workspace::default()).is_err());
     assert_eq!(one(&Rules::new(), r#"{"model":"a"}"#).0, Verdict::Untouched);
+}
+
+#[test]
+fn a_repeated_prefix_is_resumed_with_the_same_result() {
+    let payloads = [
+        r#"{"obfuscation":"a","created":17,"model":"m","choices":[{"delta":{"reasoning":"x"}}]}"#,
+        r#"{"obfuscation":"a","created":17,"model":"m","choices":[{"delta":{"p":"y"}}],"usage":{"a":1}}"#,
+        r#"{"obfuscation":"a","created":170,"model":"m","choices":[]}"#,
+        r#"{"obfuscation":"a","created":17,"model":"m","choices":[],"usage":{"a":1}}"#,
+        r#"{"obfuscation":"a","created":17,"model":"m" ,"choices":[]}"#,
+        r#"{"usage":{"a":1},"obfuscation":"a","choices":[]}"#,
+        r#"{"usage":{"a":1},"obfuscation":"a","choices":[{}]}"#,
+        r#"{"id":"i","choices":[{"delta":{}}],"obfuscation":"b"}"#,
+        r#"{"id":"i","choices":[{"delta":{"p":1}}],"obfuscation":"b"}"#,
+        r#"{"id":"i","x":1}"#,
+    ];
+    let mut plain = Rules::new();
+    plain.set("model", b"\"house\"").unwrap();
+    plain.drop("obfuscation").unwrap();
+    plain.drop("choices.delta.p").unwrap();
+    plain.drop_usage_only(true);
+    for rules in [rules(), plain] {
+        let mut work = Workspace::default();
+        for payload in payloads {
+            let mut out = Vec::new();
+            let verdict = rules.rewrite(payload.as_bytes(), &[], &mut out, &mut work).unwrap();
+            let fresh = one(&rules, payload);
+            assert_eq!((verdict, String::from_utf8(out).unwrap()), fresh, "{payload}");
+        }
+    }
 }
 
 #[test]
@@ -92,8 +123,11 @@ fn a_stream_rewritten_the_same_however_cut() {
     for cut in 0..=BODY.len() {
         assert_eq!(run(rules(), Format::Auto, &[&BODY[..cut], &BODY[cut..]]), EXPECTED, "cut at {cut}");
     }
+    for size in [1, 2, 3, 5, 7, 11, 40] {
+        let pieces: Vec<&[u8]> = BODY.chunks(size).collect();
+        assert_eq!(run(rules(), Format::Auto, &pieces), EXPECTED, "pieces of {size}");
+    }
     let bytes: Vec<&[u8]> = BODY.chunks(1).collect();
-    assert_eq!(run(rules(), Format::Auto, &bytes), EXPECTED);
     assert_eq!(run(Rules::new(), Format::Auto, &bytes), BODY);
 }
 
@@ -116,4 +150,56 @@ fn data_over_several_lines() {
     for cut in 0..=body.len() {
         assert_eq!(run(rules(), Format::Sse, &[&body[..cut], &body[cut..]]), out, "cut at {cut}");
     }
+}
+
+#[test]
+#[ignore]
+fn timing() {
+    let text = std::fs::read_to_string("/tmp/answer.txt").unwrap();
+    let payloads: Vec<&str> = text.lines().collect();
+    let mut gateway = Rules::new();
+    gateway.set("model", b"\"house-model\"").unwrap();
+    gateway.drop("obfuscation").unwrap();
+    gateway.drop_usage_only(true);
+    let mut nothing = Rules::new();
+    nothing.drop("zzz").unwrap();
+    let mut model = Rules::new();
+    model.set("model", b"\"house-model\"").unwrap();
+    let mut drop = Rules::new();
+    drop.drop("obfuscation").unwrap();
+    let mut usage = Rules::new();
+    usage.drop_usage_only(true);
+    for (name, rules) in [("nothing", &nothing), ("model", &model), ("drop", &drop), ("usage", &usage), ("gateway", &gateway)] {
+        let (mut out, mut scratch) = (Vec::new(), Workspace::default());
+        let mut best = f64::MAX;
+        for _ in 0..100 {
+            let start = std::time::Instant::now();
+            for payload in &payloads {
+                out.clear();
+                rules.rewrite(payload.as_bytes(), &[], &mut out, &mut scratch).unwrap();
+            }
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        println!("{name}: {:.0} ns a payload (prefix {} bytes)", best * 1e9 / payloads.len() as f64, scratch.prefix.bytes.len());
+    }
+    let mut best = f64::MAX;
+    for _ in 0..100 {
+        let start = std::time::Instant::now();
+        for payload in &payloads {
+            let mut scanner = crate::json::Scanner::new(payload.as_bytes()).unwrap();
+            scanner.skip().unwrap();
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    println!("skip: {:.0} ns a payload", best * 1e9 / payloads.len() as f64);
+    let mut best = f64::MAX;
+    for _ in 0..100 {
+        let mut merge = crate::accumulate::Accumulator::new();
+        let start = std::time::Instant::now();
+        for payload in &payloads {
+            merge.add(payload.as_bytes()).unwrap();
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    println!("merge: {:.0} ns a payload", best * 1e9 / payloads.len() as f64);
 }
