@@ -460,3 +460,26 @@ def test_atap_and_aforward_with_rewrite() -> None:
     tapped, forwarded, results = asyncio.run(main())
     assert tapped == forwarded == STREAM_REWRITTEN
     assert [(r.status, r.chunks, r.usage is not None) for r in results] == [("complete", 3, True)] * 2
+
+
+# --- the README's example -----------------------------------------------------------------------
+
+
+def test_the_readme_example() -> None:
+    from test_readme_proxies import ROOT, load
+
+    example = load("rewrite_gateway.py")
+    body = (ROOT / "examples" / "chat-stream.sse").read_bytes()
+    results: list[TapResult] = []
+    sent = example["forward_rewritten"](str(ROOT / "examples" / "chat-stream.sse"), results.append)
+    assert sent.startswith(b": this sample is hand-written") and sent.endswith(b"data: [DONE]\n\n")
+    chunks = chunk_payloads(sent)
+    assert len(chunks) == len(chunk_payloads(body)) - 1  # the usage-only chunk is gone
+    assert all(chunk["model"] == "house-model" and "system_fingerprint" not in chunk for chunk in chunks)
+    (result,) = results
+    assert result.status == "complete" and result.usage is not None
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (14, 18)
+    assert result.completion.model == "gpt-4o-mini-2024-07-18"
+    out, usage = example["rewrite_body"](body)
+    assert out == body.replace(b'"model":"gpt-4o-mini-2024-07-18"', b'"model":"house-model"')
+    assert usage is not None and usage.total_tokens == 32
