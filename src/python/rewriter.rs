@@ -13,14 +13,14 @@ use std::sync::atomic::AtomicBool;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyMapping, PyString};
+use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 
 use super::accumulator::{merged_stream_pymethods, Accumulator, MergeObserver, Merged};
 use super::{changing, reading, shared, FeedInput, Poisonable};
 use crate::accumulate::Accumulator as Merge;
 use crate::event_stream::DEFAULT_MAX_EVENT_SIZE;
 use crate::payload_stream::Payload as StreamPayload;
-use crate::rewrite::{Rewriter as Rewrite, Rules};
+use crate::rewrite::{Rewriter as Rewrite, RuleError, Rules};
 
 /// Rewrites a streamed response as it passes, and merges what the upstream sent.
 #[pyclass(module = "chatsse._core", name = "Rewriter")]
@@ -57,7 +57,18 @@ impl Rewriter {
         format: &str,
         max_event_size: usize,
     ) -> PyResult<Self> {
-        let rules = rules(py, set, drop, rename, drop_usage_only)?;
+        // Each rule checked (TypeError, ValueError naming the path).
+        let mut rules = Rules::new();
+        if let Some(set) = set {
+            add_sets(py, &mut rules, set)?;
+        }
+        if let Some(drop) = drop {
+            add_drops(&mut rules, drop)?;
+        }
+        if let Some(rename) = rename {
+            add_renames(&mut rules, rename)?;
+        }
+        rules.drop_usage_only(drop_usage_only);
         let mut tap = Accumulator::new(format, max_event_size)?;
         tap.merge.record_member_ends(); // the rewrite passes over what the merge scanned
         Ok(Rewriter {
@@ -154,54 +165,53 @@ impl MergeObserver for Edit<'_> {
 
 static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// The rules from the constructor's arguments, each checked (TypeError, ValueError naming the path).
-fn rules(
-    py: Python<'_>,
-    set: Option<&Bound<'_, PyAny>>,
-    drop: Option<&Bound<'_, PyAny>>,
-    rename: Option<&Bound<'_, PyAny>>,
-    drop_usage_only: bool,
-) -> PyResult<Rules> {
-    let mut rules = Rules::new();
-    let refused = |error: crate::rewrite::RuleError| PyValueError::new_err(error.to_string());
-    if let Some(set) = set {
-        let dumps = JSON_DUMPS.get_or_try_init(py, || py.import("json")?.getattr("dumps").map(Bound::unbind))?.bind(py);
-        let kwargs = [("ensure_ascii", false.into_pyobject(py)?.to_owned().into_any()), ("allow_nan", false.into_pyobject(py)?.to_owned().into_any())];
-        let kwargs = pyo3::types::IntoPyDict::into_py_dict(kwargs, py)?;
-        kwargs.set_item("separators", (",", ":"))?;
-        for (path, value) in mapping(set, "set")? {
-            let path = path_str(&path, "set")?;
-            let encoded = dumps.call((value,), Some(&kwargs)).map_err(|error| {
-                let class = if error.is_instance_of::<PyValueError>(py) { "ValueError" } else { "TypeError" };
-                let message = format!("set[{path:?}]: the value is not JSON (what json.dumps takes): {}", error.value(py));
-                if class == "ValueError" { PyValueError::new_err(message) } else { PyTypeError::new_err(message) }
-            })?;
-            let text: String = encoded.extract()?;
-            rules.set(&path, text.as_bytes()).map_err(refused)?;
-        }
+/// `set={path: value}`: each value encoded once, by `json.dumps` (compact, UTF-8, no NaN).
+fn add_sets(py: Python<'_>, rules: &mut Rules, set: &Bound<'_, PyAny>) -> PyResult<()> {
+    let dumps = JSON_DUMPS.get_or_try_init(py, || py.import("json")?.getattr("dumps").map(Bound::unbind))?.bind(py);
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("ensure_ascii", false)?;
+    kwargs.set_item("allow_nan", false)?;
+    kwargs.set_item("separators", (",", ":"))?;
+    for (path, value) in mapping(set, "set")? {
+        let path = path_str(&path, "set")?;
+        let encoded = dumps.call((value,), Some(&kwargs)).map_err(|error| {
+            let message = format!("set[{path:?}]: the value is not JSON (what json.dumps takes): {}", error.value(py));
+            if error.is_instance_of::<PyValueError>(py) { PyValueError::new_err(message) } else { PyTypeError::new_err(message) }
+        })?;
+        let text: String = encoded.extract()?;
+        rules.set(&path, text.as_bytes()).map_err(refused)?;
     }
-    if let Some(drop) = drop {
-        if drop.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err("drop takes a list of paths, not one str: drop=[\"obfuscation\"]"));
-        }
-        for path in drop.try_iter().map_err(|_| PyTypeError::new_err(format!("drop takes a list of paths, not {}", type_name(drop))))? {
-            rules.drop(&path_str(&path?, "drop")?).map_err(refused)?;
-        }
+    Ok(())
+}
+
+/// `drop=[path, ...]`.
+fn add_drops(rules: &mut Rules, drop: &Bound<'_, PyAny>) -> PyResult<()> {
+    if drop.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("drop takes a list of paths, not one str: drop=[\"obfuscation\"]"));
     }
-    if let Some(rename) = rename {
-        for (path, name) in mapping(rename, "rename")? {
-            let path = path_str(&path, "rename")?;
-            let name: String = name
-                .extract()
-                .map_err(|_| PyTypeError::new_err(format!("rename[{path:?}]: the new name is a str, not {}", type_name(&name))))?;
-            if name.is_empty() {
-                return Err(PyValueError::new_err(format!("rename[{path:?}]: the new name is empty")));
-            }
-            rules.rename(&path, &name).map_err(refused)?;
-        }
+    for path in drop.try_iter().map_err(|_| PyTypeError::new_err(format!("drop takes a list of paths, not {}", type_name(drop))))? {
+        rules.drop(&path_str(&path?, "drop")?).map_err(refused)?;
     }
-    rules.drop_usage_only(drop_usage_only);
-    Ok(rules)
+    Ok(())
+}
+
+/// `rename={path: new_name}`.
+fn add_renames(rules: &mut Rules, rename: &Bound<'_, PyAny>) -> PyResult<()> {
+    for (path, name) in mapping(rename, "rename")? {
+        let path = path_str(&path, "rename")?;
+        let name: String = name
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("rename[{path:?}]: the new name is a str, not {}", type_name(&name))))?;
+        if name.is_empty() {
+            return Err(PyValueError::new_err(format!("rename[{path:?}]: the new name is empty")));
+        }
+        rules.rename(&path, &name).map_err(refused)?;
+    }
+    Ok(())
+}
+
+fn refused(error: RuleError) -> PyErr {
+    PyValueError::new_err(error.to_string())
 }
 
 fn mapping<'py>(value: &Bound<'py, PyAny>, argument: &str) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
