@@ -483,3 +483,24 @@ def test_the_readme_example() -> None:
     out, usage = example["rewrite_body"](body)
     assert out == body.replace(b'"model":"gpt-4o-mini-2024-07-18"', b'"model":"house-model"')
     assert usage is not None and usage.total_tokens == 32
+
+
+def test_aforward_hides_the_usage_chunk_with_the_rewriters_rule_however_cut() -> None:
+    usage_event = STREAM[STREAM.index(b'data: {"id":"c","model":"gpt-4o","choices":[],') : STREAM.index(b"data: [DONE]")]
+    expected = STREAM.replace(usage_event, b"")
+
+    async def source(size: int) -> AsyncIterator[bytes]:
+        for i in range(0, len(STREAM), size):
+            yield STREAM[i : i + size]
+
+    async def forwarded(size: int, error_frame: bool) -> bytes:
+        results: list[TapResult] = []
+        out = b"".join([p async for p in chatsse.aforward(source(size), on_done=results.append, error_frame=error_frame, include_usage=False)])
+        assert results[0].usage is not None and results[0].usage.total_tokens == 4  # billed all the same
+        return out
+
+    for size in (1, 7, 64, len(STREAM)):
+        for error_frame in (True, False):
+            assert asyncio.run(forwarded(size, error_frame)) == expected
+    assert chatsse.drop_usage_chunks(STREAM) == expected
+    assert chatsse.drop_usage_chunks(ERROR_FRAME + usage_event) == ERROR_FRAME
