@@ -159,6 +159,23 @@ def hostile(results: list[Result]) -> str:
     return "**Hostile chunks**: the tap's time against decoding the same payloads:\n\n" + table(header, body)
 
 
+def rewriting(results: list[Result]) -> str:
+    """Per workload, the Rewriter's and the Python path's time over the plain tap's (benches/test_rewrite.py)."""
+    rows = [r for r in results if r.group == "rewrite"]
+    body = []
+    for label in dict.fromkeys(row.workload_label for row in rows):
+        cells = {row.approach: row for row in rows if row.workload_label == label}
+        tap, rewriter, python = (cells.get(key) for key in ("chatsse-tap", "chatsse-rewriter", "python-path"))
+        if tap is None or rewriter is None or python is None:
+            continue
+        body.append([label, size(tap.size), duration(tap.seconds), duration(rewriter.seconds), ratio(rewriter.seconds / tap.seconds),
+                     duration(python.seconds), ratio(python.seconds / tap.seconds)])
+    if not body:
+        return ""
+    header = ["workload", "size", "tap (`Accumulator.feed`)", "`Rewriter.feed`", "over the tap", "Python path", "over the tap"]
+    return "**Rewriting streams**: alias + drop `obfuscation` + drop the usage-only chunk, against the tap:\n\n" + table(header, body)
+
+
 def scaling(results: list[Result]) -> str:
     """Per series, ns per chunk at each stream length: flat is the goal."""
     rows = [r for r in results if r.group == "scaling"]
@@ -259,7 +276,7 @@ def main(paths: list[str]) -> None:
     results = load(*runs)
     parts = [headline(results, group) for group in ("framing", "typed chunks", "accumulate")]
     parts += [pivot(results, group) for group in ("framing", "typed chunks", "accumulate", "non-streamed")]
-    parts += [one_mib(results), scaling(results), hostile(results)]
+    parts += [one_mib(results), scaling(results), hostile(results), rewriting(results)]
     if core_paths:
         parts.append(core_gap(results, load_core(core_paths[0])))
     tables = "\n\n".join(part for part in parts if part)

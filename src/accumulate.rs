@@ -618,6 +618,10 @@ pub struct Accumulator {
     /// not strings: recording a run allocates nothing, and OpenAI's runs record none. At most
     /// INDEXED_FROM of them (the run ends there), so that the check stays a short scan.
     prefix_keys: Vec<Range<usize>>,
+    /// Where the top-level members this chunk's scan read lie: (offset of the name's quote, end of
+    /// the value), for a consumer that edits the chunk's bytes (the rewriter) and need not scan again
+    /// what the merge scanned. Recorded only once asked for (`record_member_ends`).
+    member_ends: Option<Vec<(usize, usize)>>,
 }
 
 impl Accumulator {
@@ -708,7 +712,22 @@ impl Accumulator {
         }
     }
 
+    /// Records from now on where each chunk's top-level members lie (`member_ends`).
+    pub fn record_member_ends(&mut self) {
+        self.member_ends.get_or_insert_with(Vec::new);
+    }
+
+    /// The top-level members the last chunk's scan read, as (offset of the name's opening quote, end
+    /// of the value), in order; those of a repeated prefix it skipped are not among them. Empty unless
+    /// `record_member_ends` was called.
+    pub fn member_ends(&self) -> &[(usize, usize)] {
+        self.member_ends.as_deref().unwrap_or_default()
+    }
+
     fn add_members(&mut self, payload: &[u8]) -> Result<bool, Failure> {
+        if let Some(ends) = &mut self.member_ends {
+            ends.clear();
+        }
         let known = self.repeated_prefix.len();
         // The byte after the prefix must be the comma: a number in the prefix could go on otherwise.
         let repeats = known > 0 && payload.get(known) == Some(&b',') && payload.starts_with(&self.repeated_prefix);
@@ -736,6 +755,7 @@ impl Accumulator {
         let mut overridden = false;
         while let Some(name) = scanner.next_key(&mut first)? {
             let span = name.offset + 1..name.offset + 1 + name.raw.len();
+            let name_offset = name.offset;
             let escaped = name.escaped;
             let key = str_of(&name)?;
             // A name with an escape ends the run (spans compare raw bytes), so it is checked below.
@@ -839,6 +859,9 @@ impl Accumulator {
             // again), as does a run of many replaceable members (the check after the run stays short).
             in_run &= idempotent && (rejected_before || self.chunk.rejected.is_none());
             in_run &= !(replaceable && self.prefix_keys.len() >= INDEXED_FROM);
+            if let Some(ends) = &mut self.member_ends {
+                ends.push((name_offset, scanner.position()));
+            }
             if in_run {
                 run_end = scanner.position();
                 if replaceable {

@@ -46,6 +46,12 @@ pub struct Event<'a> {
     /// For data over several lines: where each later line's value starts, as (index in `data`, stream
     /// offset). Empty for single-line data. See `stream_offset`.
     pub data_line_starts: &'a [(usize, u64)],
+    /// The raw bytes of the event's block: from the end of the block before it (comments and fields
+    /// that came before its data included) to just past its blank line's line ending (a CRLF split by
+    /// the end of a feed counts only its CR; the end of the stream for an unterminated last event).
+    /// For consumers that forward or cut the raw stream event by event.
+    pub block_start: u64,
+    pub block_end: u64,
 }
 
 impl Event<'_> {
@@ -139,6 +145,9 @@ pub struct EventStreamDecoder {
     line_start: u64,
     /// Stream offset just past the last blank line: the bytes before it are whole blocks.
     block_end: u64,
+    /// Stream offset just past the line ending of the blank line being processed (its CR, for a CRLF):
+    /// the end of the block that line dispatches.
+    dispatch_end: u64,
     // The block in progress (the spec's buffers).
     data_buffer: DataBuffer,
     data: Vec<u8>,
@@ -177,6 +186,7 @@ impl EventStreamDecoder {
             line: Vec::new(),
             line_start: 0,
             block_end: 0,
+            dispatch_end: 0,
             data_buffer: DataBuffer::Empty,
             data: Vec::new(),
             event_start: 0,
@@ -263,6 +273,9 @@ impl EventStreamDecoder {
             let end = pos + found;
             let blank = end == pos && self.line.is_empty();
             if self.line.is_empty() {
+                if blank {
+                    self.dispatch_end = self.offset + end as u64 + 1;
+                }
                 self.check_line_length(end - pos, self.offset + pos as u64)?;
                 self.process_line(input, &input[pos..end], Some(pos), on_event)?;
             } else {
@@ -478,6 +491,8 @@ impl EventStreamDecoder {
             retry,
             data_offset: self.data_start,
             data_line_starts: &line_starts,
+            block_start: self.block_end,
+            block_end: self.dispatch_end,
         });
         // The allocations are kept for the next block.
         (self.data, self.event_type, self.data_line_starts) = (data, event_type, line_starts);
@@ -518,6 +533,7 @@ impl EventStreamDecoder {
             State::Failed(error) => return Err(error.clone()),
             State::Closed => return Err(FrameError::Closed),
         }
+        self.dispatch_end = self.offset;
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             let result = self.process_line(&[], &line, None, &mut on_event);

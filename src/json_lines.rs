@@ -90,11 +90,13 @@ impl JsonLinesSplitter {
         self.offset - self.line.len() as u64
     }
 
-    /// Calls `on_line(line, stream_offset)` for each complete non-blank line (or document) of `input`.
+    /// Calls `on_line(line, stream_offset, (start, end))` for each complete non-blank line (or document)
+    /// of `input`; `start..end` is its raw span in the stream, from the start of its (first) line to
+    /// past its LF.
     pub fn feed<E>(
         &mut self,
         input: &[u8],
-        mut on_line: impl FnMut(&[u8], u64) -> Result<(), E>,
+        mut on_line: impl FnMut(&[u8], u64, (u64, u64)) -> Result<(), E>,
     ) -> Result<(), LinesError<E>> {
         if let Some(error) = &self.failed {
             return Err(LinesError::Frame(error.clone()));
@@ -105,17 +107,18 @@ impl JsonLinesSplitter {
         while let Some(found) = memchr(b'\n', &input[pos..]) {
             let end = pos + found;
             let segment = &input[pos..end];
+            let line_end = base + end as u64 + 1;
             if self.line.is_empty() && self.open.is_none() {
                 self.check(segment.len(), base + pos as u64)?;
                 if opens_a_document(segment) {
-                    self.open_document(segment, base + pos as u64, &mut on_line)?;
+                    self.open_document(segment, base + pos as u64, line_end, &mut on_line)?;
                 } else {
-                    emit(segment, base + pos as u64, &mut on_line)?;
+                    emit(segment, base + pos as u64, line_end, &mut on_line)?;
                 }
             } else {
                 self.check(self.line.len() + segment.len(), self.line_start)?;
                 self.line.extend_from_slice(segment);
-                self.end_line(&mut on_line)?;
+                self.end_line(line_end, &mut on_line)?;
             }
             pos = end + 1;
         }
@@ -130,7 +133,7 @@ impl JsonLinesSplitter {
     }
 
     /// A line that opens a document lying in the input: carried when the document goes on.
-    fn open_document<E>(&mut self, line: &[u8], offset: u64, on_line: &mut impl FnMut(&[u8], u64) -> Result<(), E>) -> Result<(), LinesError<E>> {
+    fn open_document<E>(&mut self, line: &[u8], offset: u64, line_end: u64, on_line: &mut impl FnMut(&[u8], u64, (u64, u64)) -> Result<(), E>) -> Result<(), LinesError<E>> {
         let mut nesting = Nesting::default();
         if nesting.scan(line) && nesting.goes_on() {
             self.line.extend_from_slice(line);
@@ -140,12 +143,12 @@ impl JsonLinesSplitter {
             self.scanned = self.line.len();
             return Ok(());
         }
-        emit(line, offset, on_line)
+        emit(line, offset, line_end, on_line)
     }
 
     /// `line` holds a whole line (after any earlier lines of an open document): emits it unless it
     /// leaves a document open.
-    fn end_line<E>(&mut self, on_line: &mut impl FnMut(&[u8], u64) -> Result<(), E>) -> Result<(), LinesError<E>> {
+    fn end_line<E>(&mut self, line_end: u64, on_line: &mut impl FnMut(&[u8], u64, (u64, u64)) -> Result<(), E>) -> Result<(), LinesError<E>> {
         let open = match self.open {
             Some(mut nesting) => {
                 // Only the bytes after the carried ones are new to the scan.
@@ -167,7 +170,7 @@ impl JsonLinesSplitter {
         self.open = None;
         self.scanned = 0;
         let line = std::mem::take(&mut self.line);
-        let result = emit(&line, self.line_start, on_line);
+        let result = emit(&line, self.line_start, line_end, on_line);
         self.line = line;
         self.line.clear(); // keep the allocation for the next carried line
         result
@@ -212,13 +215,13 @@ fn trim(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-fn emit<E>(line: &[u8], offset: u64, on_line: &mut impl FnMut(&[u8], u64) -> Result<(), E>) -> Result<(), LinesError<E>> {
+fn emit<E>(line: &[u8], offset: u64, line_end: u64, on_line: &mut impl FnMut(&[u8], u64, (u64, u64)) -> Result<(), E>) -> Result<(), LinesError<E>> {
     let trimmed = trim(line);
     if trimmed.is_empty() {
         return Ok(());
     }
     let leading = trimmed.as_ptr() as usize - line.as_ptr() as usize;
-    on_line(trimmed, offset + leading as u64).map_err(LinesError::Line)
+    on_line(trimmed, offset + leading as u64, (offset, line_end)).map_err(LinesError::Line)
 }
 
 #[cfg(test)]
@@ -230,7 +233,7 @@ mod tests {
         let mut out = Vec::new();
         for piece in pieces {
             splitter
-                .feed::<()>(piece, |line, offset| {
+                .feed::<()>(piece, |line, offset, _| {
                     out.push((String::from_utf8(line.to_vec()).unwrap(), offset));
                     Ok(())
                 })
@@ -251,7 +254,7 @@ mod tests {
         let mut splitter = JsonLinesSplitter::new(64);
         let mut ends = Vec::new();
         for piece in [&b"{\"a\":1}\r"[..], b"\n{\"b\"", b":2}\n\n", b"{}"] {
-            splitter.feed::<()>(piece, |_, _| Ok(())).unwrap();
+            splitter.feed::<()>(piece, |_, _, _| Ok(())).unwrap();
             ends.push(splitter.line_end());
         }
         assert_eq!(ends, [0, 9, 18, 18]);
@@ -267,9 +270,9 @@ mod tests {
     #[test]
     fn long_lines_fail() {
         let mut splitter = JsonLinesSplitter::new(4);
-        let result = splitter.feed::<()>(b"{}\n12345", |_, _| Ok(()));
+        let result = splitter.feed::<()>(b"{}\n12345", |_, _, _| Ok(()));
         assert!(matches!(result, Err(LinesError::Frame(FrameError::LineTooLong { limit: 4, line_start: 3 }))));
-        assert!(matches!(splitter.feed::<()>(b"\n", |_, _| Ok(())), Err(LinesError::Frame(_))));
+        assert!(matches!(splitter.feed::<()>(b"\n", |_, _, _| Ok(())), Err(LinesError::Frame(_))));
     }
 
     #[test]
@@ -299,10 +302,10 @@ mod tests {
     #[test]
     fn an_open_document_is_bounded_and_finished_at_the_end() {
         let mut splitter = JsonLinesSplitter::new(16);
-        let result = splitter.feed::<()>(b"{\n\"a\": 1,\n\"b\": 2,\n", |_, _| Ok(()));
+        let result = splitter.feed::<()>(b"{\n\"a\": 1,\n\"b\": 2,\n", |_, _, _| Ok(()));
         assert!(matches!(result, Err(LinesError::Frame(FrameError::LineTooLong { limit: 16, line_start: 0 }))));
         let mut splitter = JsonLinesSplitter::new(64);
-        splitter.feed::<()>(b"\n {\n\"a\": 1", |_, _| panic!("not complete")).unwrap();
+        splitter.feed::<()>(b"\n {\n\"a\": 1", |_, _, _| panic!("not complete")).unwrap();
         assert_eq!(splitter.finish(), Some((b"{\n\"a\": 1".to_vec(), 2)));
     }
 }

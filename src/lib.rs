@@ -9,6 +9,7 @@ pub mod json;
 pub mod json_lines;
 pub mod partial_json;
 pub mod payload_stream;
+pub mod rewrite;
 mod stack;
 
 #[cfg(feature = "python")]

@@ -51,6 +51,11 @@ pub struct Payload<'a> {
     pub unterminated: bool,
     /// For SSE data over several lines, where the later lines start (`Event::data_line_starts`).
     pub line_starts: &'a [(usize, u64)],
+    /// The raw bytes of the whole event in the stream: SSE, its block (`Event::block_start`,
+    /// `Event::block_end`); JSON lines, from the start of its line to past its LF; for a last event
+    /// that nothing terminated, to the end of the body. For consumers that cut or edit the raw stream.
+    pub event_start: u64,
+    pub event_end: u64,
 }
 
 impl<'a> Payload<'a> {
@@ -62,12 +67,19 @@ impl<'a> Payload<'a> {
             error_event: event.event_type() == b"error",
             unterminated,
             line_starts: event.data_line_starts,
+            event_start: event.block_start,
+            event_end: event.block_end,
         }
     }
 
     /// A payload that is a whole document (not from a stream): positions are offsets.
     pub fn document(bytes: &[u8]) -> Payload<'_> {
-        Payload { bytes, offset: 0, error_event: false, unterminated: false, line_starts: &[] }
+        Payload::line(bytes, 0, (0, bytes.len() as u64))
+    }
+
+    /// A line of a JSON-lines body (or a whole document), lying at `span` in the stream.
+    fn line(bytes: &'a [u8], offset: u64, span: (u64, u64)) -> Self {
+        Payload { bytes, offset, error_event: false, unterminated: false, line_starts: &[], event_start: span.0, event_end: span.1 }
     }
 
     /// A last payload that the end of the body cut off: an unfinished JSON document, or a `[DONE]`
@@ -266,8 +278,8 @@ impl PayloadStream {
             }
         }
         if self.lines_failed.is_none() {
-            let result = self.lines.feed(after_bom, |line, offset| {
-                deliver(Payload { bytes: line, offset, error_event: false, unterminated: false, line_starts: &[] }, done, on_payload)
+            let result = self.lines.feed(after_bom, |line, offset, span| {
+                deliver(Payload::line(line, offset, span), done, on_payload)
             });
             match result {
                 Ok(()) => {}
@@ -301,9 +313,8 @@ impl PayloadStream {
         if self.format == Format::JsonLines {
             return self
                 .lines
-                .feed(input, |line, offset| {
-                    let payload = Payload { bytes: line, offset, error_event: false, unterminated: false, line_starts: &[] };
-                    deliver(payload, done, on_payload)
+                .feed(input, |line, offset, span| {
+                    deliver(Payload::line(line, offset, span), done, on_payload)
                 })
                 .map_err(|error| match error {
                     LinesError::Frame(error) => StreamError::Frame(error),
@@ -340,6 +351,8 @@ impl PayloadStream {
             self.format = Format::Sse;
         }
         let format = self.format();
+        // What is left of the body is the unterminated last event, to its end.
+        let (rest_start, end) = (self.complete_offset(), self.offset);
         let done = &mut self.done;
         match format {
             Format::Auto => Ok(()), // nothing but blank space arrived (a BOM at most)
@@ -348,7 +361,7 @@ impl PayloadStream {
             }
             Format::JsonLines => match self.lines.finish() {
                 Some((line, offset)) => {
-                    let payload = Payload { bytes: &line, offset, error_event: false, unterminated: true, line_starts: &[] };
+                    let payload = Payload { unterminated: true, ..Payload::line(&line, offset, (rest_start, end)) };
                     deliver(payload, done, &mut on_payload).map_err(StreamError::Payload)
                 }
                 None => Ok(()),

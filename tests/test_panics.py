@@ -113,3 +113,19 @@ def test_a_panic_poisons_an_accumulator(hooked: Path, padding: int) -> None:
         attempt(lambda: fresh.completion().choices[0].message.content)
     """)
     assert lines == ["ok None", failed, unusable, unusable, unusable, unusable, "ok 'new'"]
+
+
+@pytest.mark.parametrize("padding", [0, 8192], ids=["attached", "detached"])  # Rewriter.feed too, from 4 KiB
+def test_a_panic_poisons_a_rewriter(hooked: Path, padding: int) -> None:
+    failed, unusable = expected("Rewriter")
+    lines = run(hooked, f"""
+        rewriter = chatsse.Rewriter(set={{"model": "m"}})
+        comment = b": " + b"x" * {padding} + b"\\n"
+        attempt(lambda: rewriter.feed(b'data: {{"choices":[]}}\\n\\n'))
+        attempt(lambda: rewriter.feed(comment + b'data: chatsse:panic\\n\\n'))
+        attempt(lambda: rewriter.completion())
+        attempt(lambda: rewriter.take())
+        attempt(lambda: rewriter.close())
+        attempt(lambda: chatsse.Rewriter().feed(b'data: {{}}\\n\\n'))
+    """)
+    assert lines == ["ok b'data: {\"choices\":[],\"model\":\"m\"}\\n\\n'", failed, unusable, unusable, unusable, "ok b'data: {}\\n\\n'"]

@@ -33,7 +33,7 @@ def load(name: str) -> dict[str, Any]:
 
 def test_the_examples_are_there() -> None:
     assert sorted(readme_examples()) == sorted(
-        ["tap_a_file.py", "own_loop.py", "starlette_proxy.py", "aiohttp_proxy.py", "sdk_transport.py", "billing.py", "httpx_sse_dropin.py"]
+        ["tap_a_file.py", "own_loop.py", "starlette_proxy.py", "aiohttp_proxy.py", "sdk_transport.py", "billing.py", "httpx_sse_dropin.py", "rewrite_gateway.py"]
     )
 
 

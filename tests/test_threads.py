@@ -21,7 +21,7 @@ import pytest
 
 import chatsse
 import chatsse.types
-from chatsse import Accumulator, ChunkDecoder, ConcurrentUseError, SSEDecoder
+from chatsse import Accumulator, ChunkDecoder, ConcurrentUseError, Rewriter, SSEDecoder
 from chatsse._bench import answer_payloads, logprob_payloads, reasoning_payloads, sse_body, tool_call_payloads
 
 THREADS = 8
@@ -107,7 +107,7 @@ needs_buffer_protocol = pytest.mark.skipif(sys.version_info < (3, 12), reason="_
 
 
 @needs_buffer_protocol
-@pytest.mark.parametrize("make", [SSEDecoder, ChunkDecoder, Accumulator], ids=lambda make: make.__name__)
+@pytest.mark.parametrize("make", [SSEDecoder, ChunkDecoder, Accumulator, Rewriter], ids=lambda make: make.__name__)
 def test_a_second_call_during_feed_is_refused(make: Callable[[], Any]) -> None:
     decoder = make()
     refused: list[BaseException | None] = []
@@ -115,7 +115,7 @@ def test_a_second_call_during_feed_is_refused(make: Callable[[], Any]) -> None:
     def during_feed() -> None:
         refused.append(in_another_thread(lambda: decoder.feed(content_chunk("x"))))
         refused.append(in_another_thread(lambda: repr(decoder)))
-        refused.append(in_another_thread(lambda: decoder.offset if make is not Accumulator else decoder.done))
+        refused.append(in_another_thread(lambda: decoder.offset if make in (SSEDecoder, ChunkDecoder) else decoder.done))
 
     decoder.feed(CallingBuffer(content_chunk("a"), during_feed))
     assert len(refused) == 3

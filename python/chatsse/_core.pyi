@@ -1,5 +1,5 @@
 # Types of the native module chatsse._core (Rust, src/python/).
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, final
 
 from chatsse._errors import ChatSSEError
@@ -142,6 +142,44 @@ class Accumulator:
         """The stream offset just past the last complete event: ``body[:complete_offset]`` is whole events."""
     def usage_json(self) -> bytes | None:
         """The usage as compact JSON with every provider member kept, or None."""
+
+@final
+class Rewriter:
+    """Rewrites a streamed response as it passes (set, drop and rename members of each chunk, drop the
+    usage-only chunk), every untouched byte as it came, while an Accumulator merges what the upstream
+    sent. One call that changes it at a time; its readers may run together."""
+
+    def __init__(
+        self,
+        *,
+        set: Mapping[str, Any] | None = None,
+        drop: Iterable[str] | None = None,
+        rename: Mapping[str, str] | None = None,
+        drop_usage_only: bool = False,
+        format: Literal["auto", "sse", "jsonl"] = "auto",
+        max_event_size: int = ...,
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        """The rewritten bytes of the events this piece completed (b"" while an event is open). Raises as
+        Accumulator.feed does; the output of a call that raised comes with the next call, or ``take()``."""
+    def close(self) -> bytes:
+        """End the body; the rest of the output. Raises as Accumulator.close does."""
+    def take(self) -> bytes:
+        """The output of the last call that raised, not given out yet (b"" when none)."""
+    def completion(self) -> ChatCompletion:
+        """The completion the upstream sent so far (a snapshot)."""
+    def to_json(self) -> bytes:
+        """The completion the upstream sent so far as compact JSON."""
+    def tool_call_arguments(self, choice: int = 0) -> list[Any]: ...
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def chunks(self) -> int: ...
+    def usage_json(self) -> bytes | None: ...
 
 def accumulate_bodies(
     bodies: Iterable[bytes | bytearray | memoryview],

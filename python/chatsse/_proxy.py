@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
 from typing import Any, NamedTuple, cast
 
-from chatsse._errors import TruncatedStreamError, UpstreamError
+from chatsse._errors import ChatSSEError, TruncatedStreamError, UpstreamError
 from chatsse._sse import Piece
+from chatsse._core import Rewriter
 from chatsse._tap import OnDone, TapResult, atap
 
 __all__ = [
@@ -121,6 +121,7 @@ async def aforward(
     on_done: OnDone,
     error_frame: bool = True,
     include_usage: bool = True,
+    rewrite: Rewriter | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The forwarding loop of a streaming proxy: what to send a streaming client, never raising.
 
@@ -129,8 +130,10 @@ async def aforward(
     or ends inside an event or before the response finished, an ``event: error`` frame
     (``error_event``) ends the client's stream cleanly instead of a broken connection. A provider's
     own error frame is forwarded as it came. With ``include_usage=False`` the usage-only chunk is
-    left out (``drop_usage_chunks``): for a client that did not ask for it, when the proxy did.
-    Closing this iterator (a client gone) closes the tap, which closes ``content``.
+    left out (a ``Rewriter(drop_usage_only=True)``, or ``drop_usage_chunks`` on what a given
+    ``rewrite`` sends): for a client that did not ask for it, when the proxy did.
+    With ``rewrite`` the client gets the rewritten stream (``atap(..., rewrite=)``; whole events
+    either way). Closing this iterator (a client gone) closes the tap, which closes ``content``.
     """
     outcome: list[TapResult] = []
 
@@ -138,11 +141,14 @@ async def aforward(
         outcome.append(result)
         return on_done(result)
 
-    tapped = atap(content, on_done=record, aligned=error_frame)
+    hide_usage = not include_usage and rewrite is not None  # else the rewriter below does it
+    if not include_usage and rewrite is None:
+        rewrite = Rewriter(drop_usage_only=True)
+    tapped = atap(content, on_done=record, aligned=error_frame, rewrite=rewrite)
     try:
         async for piece in tapped:
             data = piece if isinstance(piece, bytes) else bytes(piece)
-            yield data if include_usage else drop_usage_chunks(data)
+            yield drop_usage_chunks(data) if hide_usage else data
     except Exception as error:  # the upstream's own failure: on_done has run, the client is owed a frame
         if error_frame:
             yield error_event(error)
@@ -175,41 +181,19 @@ async def acomplete(content: AsyncIterable[Piece], *, on_done: OnDone) -> tuple[
     return error_status(result.error), error_body(result.error)
 
 
-# One SSE line with its line ending (CRLF tried before a lone CR, as the spec reads them).
-_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
 def drop_usage_chunks(events: bytes) -> bytes:
     """``events`` (whole events, as ``atap(..., aligned=True)`` yields them) without the chunks that
     carry only usage (``"choices": []`` and a usage), the chunk ``stream_options.include_usage``
-    adds. Every other byte is kept as it came. Pieces without such a chunk cost one substring search."""
+    adds: ``Rewriter(drop_usage_only=True)`` over them. Every other byte is kept as it came. Pieces
+    without such a chunk cost one substring search."""
     if b'"choices":[]' not in events and b'"choices": []' not in events:
         return events
-    kept: list[bytes] = []
-    block: list[bytes] = []
-    for match in _LINE.finditer(events):
-        line = match.group()
-        block.append(line)
-        if line in (b"\n", b"\r\n", b"\r"):
-            if not _is_usage_only(block):
-                kept.extend(block)
-            block = []
-    kept.extend(block)
-    return b"".join(kept)
-
-
-def _is_usage_only(block: list[bytes]) -> bool:
-    data = [line.rstrip(b"\r\n") for line in block if line.startswith(b"data:")]
-    if not data:
-        return False
-    payload = b"\n".join(value[6:] if value.startswith(b"data: ") else value[5:] for value in data)
-    if b'"usage"' not in payload:
-        return False
+    rewriter = Rewriter(drop_usage_only=True, format="sse")
     try:
-        chunk: object = json.loads(payload)
-    except ValueError:
-        return False
-    if not isinstance(chunk, dict):
-        return False
-    members = cast("dict[str, Any]", chunk)
-    return members.get("choices") == [] and bool(members.get("usage"))
+        kept = rewriter.feed(events)
+    except ChatSSEError:  # a provider's error frame or a bad payload: kept as it came
+        kept = rewriter.take()
+    try:
+        return kept + rewriter.close()
+    except ChatSSEError:
+        return kept + rewriter.take()

@@ -12,9 +12,9 @@ import builtins
 import inspect
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
-from typing import Literal, Union
+from typing import Literal, Union, cast
 
-from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator
+from chatsse._core import DEFAULT_MAX_EVENT_SIZE, Accumulator, Rewriter
 from chatsse._errors import ChatSSEError, EventTooLargeError, TruncatedStreamError, UpstreamError
 from chatsse._sse import Piece
 from chatsse.types import ChatCompletion, Usage
@@ -49,7 +49,8 @@ class TapResult:
       A consumer that stops after ``[DONE]`` (the official SDK hangs up there) leaves it ``"complete"``.
 
     ``usage``, ``usage_json``, ``completion`` and ``body`` are made on first access (each is a cost only
-    when read), from what arrived before the end.
+    when read), from what arrived before the end: what the upstream sent, also when the client got
+    the stream rewritten (``rewrite=``).
     """
 
     __slots__ = ("_accumulator", "_body", "_completion", "bytes", "error", "status")
@@ -60,7 +61,7 @@ class TapResult:
     bytes: int
     """Bytes received from the upstream."""
 
-    def __init__(self, accumulator: Accumulator, status: TapStatus, error: BaseException | None, received: int) -> None:
+    def __init__(self, accumulator: Accumulator | Rewriter, status: TapStatus, error: BaseException | None, received: int) -> None:
         self._accumulator = accumulator
         self.status = status
         self.error = error
@@ -115,12 +116,14 @@ _BATCH_BYTES = 64 * 1024
 
 class _Reader:
     """The accumulator side of a tap: feeds pieces (held in a batch when unaligned), keeps the
-    first error, and (aligned) cuts the output at the end of the last complete event."""
+    first error, and (aligned) cuts the output at the end of the last complete event; with a
+    Rewriter, the output is what it gives out."""
 
-    __slots__ = ("accumulator", "aligned", "batch", "error", "feeding", "held", "received", "sent")
+    __slots__ = ("accumulator", "aligned", "batch", "error", "feeding", "held", "received", "rewriter", "sent")
 
-    def __init__(self, aligned: bool, max_event_size: int) -> None:
-        self.accumulator = Accumulator(max_event_size=max_event_size)
+    def __init__(self, aligned: bool, max_event_size: int, rewrite: Rewriter | None = None) -> None:
+        self.accumulator: Accumulator | Rewriter = Accumulator(max_event_size=max_event_size) if rewrite is None else rewrite
+        self.rewriter = rewrite
         self.aligned = aligned
         self.batch: list[bytes] = []
         self.error: ChatSSEError | None = None
@@ -165,7 +168,7 @@ class _Reader:
             self.held = b""
             self.sent += len(buffer)
             return buffer
-        end = self.accumulator.complete_offset
+        end = cast("Accumulator", self.accumulator).complete_offset
         cut = end - self.sent
         self.sent = end
         if cut == len(buffer):
@@ -174,20 +177,39 @@ class _Reader:
         self.held = buffer[cut:]
         return buffer[:cut]
 
+    def rewritten(self, piece: Piece) -> bytes:
+        """Reads the piece through the Rewriter; returns what it gives out (whole events only, the
+        output of a feed that raised included). Past a framing error, the piece as it came."""
+        self.received += len(piece)
+        rewriter = cast("Rewriter", self.rewriter)
+        if not self.feeding:
+            return bytes(piece)
+        try:
+            return rewriter.feed(piece)
+        except ChatSSEError as error:
+            self.failed(error)
+            return rewriter.take()
+
     def end_of_body(self) -> tuple[TapStatus, BaseException | None, bytes]:
         """Closes the accumulator; returns the status, the error and the tail still to forward."""
         self.flush()
         tail = self.held
         self.held = b""
+        rewriter = self.rewriter
         if self.feeding:
             try:
-                self.accumulator.close()
+                if rewriter is None:
+                    self.accumulator.close()
+                else:
+                    tail = rewriter.close()
             except TruncatedStreamError as error:
                 tail = b""  # cut inside an event: its bytes would only garble an error frame after them
                 if self.error is None:
                     return "truncated", error, tail
             except ChatSSEError as error:
                 self.failed(error)
+                if rewriter is not None:
+                    tail = rewriter.take()
         if self.error is not None:
             return "upstream_error", self.error, tail
         if self.accumulator.finished:
@@ -224,24 +246,42 @@ def tap(
     on_done: Callable[[TapResult], None],
     aligned: bool = False,
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    rewrite: Rewriter | None = None,
 ) -> Generator[Piece, None, None]:
     """Yield every piece of ``source`` untouched while an Accumulator reads it; call ``on_done``
     exactly once with the TapResult. With ``aligned=True`` only whole events are yielded (the
     unfinished tail is held back), so a frame appended after a failure starts clean.
+
+    With ``rewrite`` (a new ``Rewriter`` for this stream) the caller gets the rewritten bytes, whole
+    events only (as aligned), while the TapResult is made of what the upstream sent.
 
     Errors of the accumulator never reach the caller. An exception raised by ``source`` reaches it
     after ``on_done``; an exception raised by ``on_done`` is logged (logger ``chatsse``), not raised.
     """
     if inspect.iscoroutinefunction(on_done):
         raise TypeError("tap() needs a plain callable for on_done; use atap() for a coroutine function")
-    return _tap(source, on_done, aligned, max_event_size)
+    return _tap(source, on_done, aligned, max_event_size, _fresh(rewrite))
 
 
-def _tap(source: Iterable[Piece], on_done: Callable[[TapResult], None], aligned: bool, max_event_size: int) -> Generator[Piece, None, None]:
-    reader = _Reader(aligned, max_event_size)
+def _fresh(rewrite: Rewriter | None) -> Rewriter | None:
+    if rewrite is not None and not isinstance(rewrite, Rewriter):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"rewrite takes a chatsse.Rewriter, not {type(rewrite).__name__}")
+    return rewrite
+
+
+def _tap(
+    source: Iterable[Piece], on_done: Callable[[TapResult], None], aligned: bool, max_event_size: int, rewrite: Rewriter | None
+) -> Generator[Piece, None, None]:
+    reader = _Reader(aligned, max_event_size, rewrite)
     iterator = iter(source)
     try:
-        if aligned:
+        if rewrite is not None:
+            rewritten = reader.rewritten
+            for piece in iterator:
+                piece = rewritten(piece)
+                if piece:
+                    yield piece
+        elif aligned:
             whole_events = reader.whole_events
             for piece in iterator:
                 piece = whole_events(piece)
@@ -274,18 +314,27 @@ def atap(
     on_done: OnDone,
     aligned: bool = False,
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    rewrite: Rewriter | None = None,
 ) -> AsyncGenerator[Piece, None]:
     """The async twin of tap: ``source`` is an async iterable (``httpx``'s ``aiter_bytes()``,
     ``aiohttp``'s ``content.iter_any()``), ``on_done`` a plain or async callable. When the task is
     cancelled (a client disconnect), an async ``on_done`` still runs to its end, in a task of its own."""
-    return _atap(source, on_done, aligned, max_event_size)
+    return _atap(source, on_done, aligned, max_event_size, _fresh(rewrite))
 
 
-async def _atap(source: AsyncIterable[Piece], on_done: OnDone, aligned: bool, max_event_size: int) -> AsyncGenerator[Piece, None]:
-    reader = _Reader(aligned, max_event_size)
+async def _atap(
+    source: AsyncIterable[Piece], on_done: OnDone, aligned: bool, max_event_size: int, rewrite: Rewriter | None
+) -> AsyncGenerator[Piece, None]:
+    reader = _Reader(aligned, max_event_size, rewrite)
     iterator = source.__aiter__()
     try:
-        if aligned:
+        if rewrite is not None:
+            rewritten = reader.rewritten
+            async for piece in iterator:
+                piece = rewritten(piece)
+                if piece:
+                    yield piece
+        elif aligned:
             whole_events = reader.whole_events
             async for piece in iterator:
                 piece = whole_events(piece)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from chatsse._core import Rewriter
 from chatsse._proxy import acomplete, aforward
 from chatsse._sse import Piece
 from chatsse._tap import OnDone
@@ -25,17 +26,19 @@ async def stream_response(
     headers: Mapping[str, str] | None = None,
     error_frame: bool = True,
     include_usage: bool = True,
+    rewrite: Rewriter | None = None,
 ) -> web.StreamResponse:
     """Prepares a ``web.StreamResponse`` (``text/event-stream`` unless ``headers`` say otherwise)
     and writes the upstream's streamed body to it through the tap (``aforward``): every byte in
     order, whole events only and an ``event: error`` frame if the upstream breaks (``error_frame``),
-    the usage-only chunk hidden unless ``include_usage``. ``on_done`` runs exactly once, also when
+    the usage-only chunk hidden unless ``include_usage``, rewritten by ``rewrite`` (a new
+    chatsse.Rewriter) when given. ``on_done`` runs exactly once, also when
     the client disconnects (a failed write, or the handler cancelled); ``close`` (the upstream
     response's ``release``/``close``) then runs, shielded from that cancellation."""
     response = web.StreamResponse(status=status, headers=headers)
     if response.content_type == "application/octet-stream":
         response.content_type = "text/event-stream"
-    forwarded = aforward(content, on_done=on_done, error_frame=error_frame, include_usage=include_usage)
+    forwarded = aforward(content, on_done=on_done, error_frame=error_frame, include_usage=include_usage, rewrite=rewrite)
     try:
         await response.prepare(request)
         async for piece in forwarded:

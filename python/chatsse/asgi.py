@@ -11,6 +11,7 @@ import anyio
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from chatsse._core import Rewriter
 from chatsse._proxy import acomplete, aforward
 from chatsse._sse import Piece
 from chatsse._tap import OnDone
@@ -21,7 +22,8 @@ __all__ = ["TapStreamingResponse", "complete_response"]
 class TapStreamingResponse(StreamingResponse):
     """A StreamingResponse that forwards an upstream's streamed body through the tap (``aforward``):
     every byte in order, whole events only and an ``event: error`` frame if the upstream breaks
-    (``error_frame``), the usage-only chunk hidden unless ``include_usage``. ``on_done`` runs exactly
+    (``error_frame``), the usage-only chunk hidden unless ``include_usage``, rewritten by ``rewrite``
+    (a new chatsse.Rewriter) when given. ``on_done`` runs exactly
     once, also when the client disconnects; then ``close`` (the upstream response's ``aclose``) is
     awaited, shielded from the cancellation that a disconnect brings, so the upstream connection is
     released whatever happened."""
@@ -37,8 +39,9 @@ class TapStreamingResponse(StreamingResponse):
         media_type: str = "text/event-stream",
         error_frame: bool = True,
         include_usage: bool = True,
+        rewrite: Rewriter | None = None,
     ) -> None:
-        self._forwarded = aforward(content, on_done=on_done, error_frame=error_frame, include_usage=include_usage)
+        self._forwarded = aforward(content, on_done=on_done, error_frame=error_frame, include_usage=include_usage, rewrite=rewrite)
         self._close_upstream = close
         super().__init__(self._forwarded, status_code=status_code, headers=headers, media_type=media_type)
 

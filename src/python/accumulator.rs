@@ -29,11 +29,87 @@ use crate::payload_stream::{Format, Payload as StreamPayload, PayloadStream, Str
 /// wake a waiting thread for less work than the wake-up.
 pub(crate) const DETACH_FROM: usize = 4096;
 
+/// The `#[pymethods]` of a class whose `Merged::merged` is an Accumulator (Accumulator itself, the
+/// Rewriter): the class's own methods as given, then the readers of what the stream merged into,
+/// written once here so that both classes answer them alike.
+macro_rules! merged_stream_pymethods {
+    (impl $class:ident { $($own:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($own)*
+
+            /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
+            /// change it). Callable at any time.
+            #[pyo3(name = "completion")]
+            fn py_completion<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+                reading(slf, |this| this.merged().completion(slf.py()))
+            }
+
+            /// The completion so far as compact JSON: the body of the non-streamed response.
+            #[pyo3(name = "to_json")]
+            fn py_to_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyBytes>> {
+                reading(slf, |this| Ok(this.merged().to_json(slf.py())))
+            }
+
+            /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
+            /// that has arrived is completed (strings closed, open containers closed, a member still missing
+            /// its value left out) and decoded. None for a call with no parseable arguments yet.
+            #[pyo3(name = "tool_call_arguments", signature = (choice = 0))]
+            fn py_tool_call_arguments<'py>(slf: &Bound<'py, Self>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+                reading(slf, |this| this.merged().tool_call_arguments(slf.py(), choice))
+            }
+
+            /// The usage, as soon as a non-null one arrived (the last one wins), else None.
+            #[getter(usage)]
+            fn py_usage<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+                reading(slf, |this| this.merged().usage(slf.py()))
+            }
+
+            /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
+            /// ending at a line boundary.
+            #[getter(finished)]
+            fn py_finished(slf: &Bound<'_, Self>) -> PyResult<bool> {
+                reading(slf, |this| Ok(this.merged().finished()))
+            }
+
+            /// The usage as compact JSON, every provider member kept (OpenRouter's `cost`, ...), or None.
+            #[pyo3(name = "usage_json")]
+            fn py_usage_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+                reading(slf, |this| Ok(this.merged().merge.usage_json().map(|json| PyBytes::new(slf.py(), json.as_bytes()))))
+            }
+
+            /// True once `data: [DONE]` arrived.
+            #[getter(done)]
+            fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
+                reading(slf, |this| Ok(this.merged().done()))
+            }
+
+            /// Chunks merged so far.
+            #[getter(chunks)]
+            fn py_chunks(slf: &Bound<'_, Self>) -> PyResult<u64> {
+                reading(slf, |this| Ok(this.merged().chunks()))
+            }
+        }
+    };
+}
+pub(crate) use merged_stream_pymethods;
+
+/// The Accumulator that merges the stream of a class built on one.
+pub(crate) trait Merged {
+    fn merged(&self) -> &Accumulator;
+}
+
+impl Merged for Accumulator {
+    fn merged(&self) -> &Accumulator {
+        self
+    }
+}
+
 /// Merges a streamed response into the completion the same request would have returned unstreamed.
 #[pyclass(module = "chatsse._core", name = "Accumulator")]
 pub struct Accumulator {
     stream: PayloadStream,
-    merge: Merge,
+    pub(crate) merge: Merge,
     /// Kept across the calls that build objects; readers running together each get a builder
     /// (`SharedBuilder`).
     builder: SharedBuilder,
@@ -49,13 +125,14 @@ impl Poisonable for Accumulator {
     }
 }
 
-/// The Python methods: each borrows the object (`exclusive` to change it, `shared` to read it) and
-/// calls the method of the same name below.
-#[pymethods]
+// The Python methods: each borrows the object (`exclusive` to change it, `shared` to read it) and
+// calls the method of the same name below. The readers of the merged stream come from
+// `merged_stream_pymethods`.
+merged_stream_pymethods! {
 impl Accumulator {
     #[new]
     #[pyo3(signature = (*, format = "auto", max_event_size = DEFAULT_MAX_EVENT_SIZE))]
-    fn new(format: &str, max_event_size: usize) -> PyResult<Self> {
+    pub(crate) fn new(format: &str, max_event_size: usize) -> PyResult<Self> {
         Ok(Accumulator {
             stream: payload_stream(format, max_event_size)?,
             merge: Merge::new(),
@@ -96,40 +173,6 @@ impl Accumulator {
         changing(slf, |this| this.close(slf.py()))
     }
 
-    /// The completion so far, as a chatsse.types.ChatCompletion (a snapshot: later chunks do not
-    /// change it). Callable at any time.
-    #[pyo3(name = "completion")]
-    fn py_completion<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        reading(slf, |this| this.completion(slf.py()))
-    }
-
-    /// The completion so far as compact JSON: the body of the non-streamed response.
-    #[pyo3(name = "to_json")]
-    fn py_to_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyBytes>> {
-        reading(slf, |this| Ok(this.to_json(slf.py())))
-    }
-
-    /// The arguments of each tool call of a choice as parsed so far: while a call streams, the JSON
-    /// that has arrived is completed (strings closed, open containers closed, a member still missing
-    /// its value left out) and decoded. None for a call with no parseable arguments yet.
-    #[pyo3(name = "tool_call_arguments", signature = (choice = 0))]
-    fn py_tool_call_arguments<'py>(slf: &Bound<'py, Self>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
-        reading(slf, |this| this.tool_call_arguments(slf.py(), choice))
-    }
-
-    /// The usage, as soon as a non-null one arrived (the last one wins), else None.
-    #[getter(usage)]
-    fn py_usage<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        reading(slf, |this| this.usage(slf.py()))
-    }
-
-    /// True once `[DONE]` arrived, every choice has a finish reason, or `close` found a JSON-lines body
-    /// ending at a line boundary.
-    #[getter(finished)]
-    fn py_finished(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        reading(slf, |this| Ok(this.finished()))
-    }
-
     /// The stream offset just past the last complete event (its blank line; JSON lines: its line
     /// ending): `body[:complete_offset]` holds only whole events, what follows an unfinished one.
     #[getter(complete_offset)]
@@ -137,40 +180,27 @@ impl Accumulator {
         reading(slf, |this| Ok(this.stream.complete_offset()))
     }
 
-    /// The usage as compact JSON, every provider member kept (OpenRouter's `cost`, ...), or None.
-    #[pyo3(name = "usage_json")]
-    fn py_usage_json<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        reading(slf, |this| Ok(this.merge.usage_json().map(|json| PyBytes::new(slf.py(), json.as_bytes()))))
-    }
-
-    /// True once `data: [DONE]` arrived.
-    #[getter(done)]
-    fn py_done(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        reading(slf, |this| Ok(this.done()))
-    }
-
-    /// Chunks merged so far.
-    #[getter(chunks)]
-    fn py_chunks(slf: &Bound<'_, Self>) -> PyResult<u64> {
-        reading(slf, |this| Ok(this.chunks()))
-    }
-
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        Ok(shared(slf)?.repr()) // a poisoned object still shows itself
+        Ok(shared(slf)?.repr("Accumulator")) // a poisoned object still shows itself
     }
+}
 }
 
 impl Accumulator {
 
     fn feed(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = FeedInput::extract(data)?;
-        let bytes = input.as_slice();
+        self.feed_bytes(py, input.as_slice(), &mut ())
+    }
+
+    /// Frames and merges `bytes`, telling `observer` what was merged (see `MergeObserver`).
+    pub(crate) fn feed_bytes(&mut self, py: Python<'_>, bytes: &[u8], observer: &mut impl MergeObserver) -> PyResult<()> {
         // Framing and merging make no Python object: a failure is kept as Rust data (`MergeFailure`)
         // and made an exception once attached again.
         let (framed, first_failure) = if bytes.len() >= DETACH_FROM {
-            py.detach(|| frame_and_merge(&mut self.stream, &mut self.merge, bytes))
+            py.detach(|| frame_merge_and_observe(&mut self.stream, &mut self.merge, bytes, observer))
         } else {
-            frame_and_merge(&mut self.stream, &mut self.merge, bytes)
+            frame_merge_and_observe(&mut self.stream, &mut self.merge, bytes, observer)
         };
         // An error of a payload comes first: a framing error after it (a later event too large) is
         // raised again by the next feed or close, as the stream stays failed.
@@ -205,6 +235,11 @@ impl Accumulator {
     }
 
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.close_observing(py, &mut ())
+    }
+
+    /// `close`, telling `observer` what the last payload merged.
+    pub(crate) fn close_observing(&mut self, py: Python<'_>, observer: &mut impl MergeObserver) -> PyResult<()> {
         let merge = &mut self.merge;
         let mut cut_inside_payload = false;
         let result = self.stream.finish(|payload| {
@@ -212,7 +247,9 @@ impl Accumulator {
                 cut_inside_payload = true;
                 return Ok(());
             }
-            add_payload(py, merge, &payload)
+            add_payload(py, merge, &payload)?;
+            observer.merged(&payload, merge);
+            Ok(())
         });
         self.cut_inside_payload |= cut_inside_payload;
         result.map_err(|error| stream_error(py, error))?;
@@ -221,17 +258,17 @@ impl Accumulator {
         Ok(())
     }
 
-    fn completion<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn completion<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let json = self.json();
         let payload = Payload::document(json.as_bytes());
         self.builder.with(py, |builder| payload.decode_data(py, builder, Root::Completion))
     }
 
-    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    pub(crate) fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.json().as_bytes())
     }
 
-    fn tool_call_arguments<'py>(&self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+    pub(crate) fn tool_call_arguments<'py>(&self, py: Python<'py>, choice: i64) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
         self.builder.with(py, |builder| {
             let mut parsed = Vec::new();
             for text in self.merge.tool_call_arguments(choice) {
@@ -245,26 +282,26 @@ impl Accumulator {
         })
     }
 
-    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    pub(crate) fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(json) = self.merge.usage_json() else { return Ok(None) };
         self.builder.with(py, |builder| Payload::document(json.as_bytes()).decode_data(py, builder, Root::Usage)).map(Some)
     }
 
-    fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.stream.done() || self.merge.all_finished() || self.ended
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.stream.done()
     }
 
-    fn chunks(&self) -> u64 {
+    pub(crate) fn chunks(&self) -> u64 {
         self.merge.chunks()
     }
 
-    fn repr(&self) -> String {
+    pub(crate) fn repr(&self, class: &str) -> String {
         format!(
-            "Accumulator(chunks={}, finished={})",
+            "{class}(chunks={}, finished={})",
             self.merge.chunks(),
             if self.finished() { "True" } else { "False" }
         )
@@ -304,14 +341,42 @@ pub(crate) fn frame_and_merge(
     merge: &mut Merge,
     bytes: &[u8],
 ) -> (Result<(), StreamError<Infallible>>, Option<Box<MergeFailure>>) {
+    frame_merge_and_observe(stream, merge, bytes, &mut ())
+}
+
+/// `frame_and_merge`, telling `observer` each payload merged as a chunk and where the framing ended.
+fn frame_merge_and_observe(
+    stream: &mut PayloadStream,
+    merge: &mut Merge,
+    bytes: &[u8],
+    observer: &mut impl MergeObserver,
+) -> (Result<(), StreamError<Infallible>>, Option<Box<MergeFailure>>) {
     let mut first_failure = None;
     let framed = stream.feed(bytes, |payload| {
-        if let Err(failure) = merge_payload(merge, &payload) {
-            first_failure.get_or_insert(failure);
+        match merge_payload(merge, &payload) {
+            Ok(()) => observer.merged(&payload, merge),
+            Err(failure) => {
+                first_failure.get_or_insert(failure);
+            }
         }
         Ok(())
     });
+    observer.framed(framed.is_ok().then(|| stream.complete_offset()));
     (framed, first_failure)
+}
+
+/// What a consumer that does more than merge (the Rewriter) learns as the accumulator works; `()`
+/// learns nothing. Send: it runs where framing runs, detached from the interpreter.
+pub(crate) trait MergeObserver: Send {
+    /// A payload merged as a chunk (no error reported, no member left out), by `merge`.
+    fn merged(&mut self, payload: &StreamPayload<'_>, merge: &Merge);
+    /// The piece is framed: the stream offset past the last complete event, None when framing failed.
+    fn framed(&mut self, complete_offset: Option<u64>);
+}
+
+impl MergeObserver for () {
+    fn merged(&mut self, _: &StreamPayload<'_>, _: &Merge) {}
+    fn framed(&mut self, _: Option<u64>) {}
 }
 
 /// A framing error of a stream whose payload callback cannot fail.
@@ -350,6 +415,7 @@ pub(crate) struct OwnedPayload {
     error_event: bool,
     unterminated: bool,
     line_starts: Vec<(usize, u64)>,
+    event: (u64, u64),
 }
 
 impl OwnedPayload {
@@ -361,6 +427,7 @@ impl OwnedPayload {
             error_event: payload.error_event,
             unterminated: payload.unterminated,
             line_starts: payload.line_starts.to_vec(),
+            event: (payload.event_start, payload.event_end),
         }
     }
 
@@ -371,6 +438,8 @@ impl OwnedPayload {
             error_event: self.error_event,
             unterminated: self.unterminated,
             line_starts: &self.line_starts,
+            event_start: self.event.0,
+            event_end: self.event.1,
         }
     }
 }
