@@ -7,6 +7,7 @@ pub mod accumulate;
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;
+pub mod json_write;
 pub mod partial_json;
 pub mod payload_stream;
 mod stack;

@@ -87,6 +87,10 @@ def decode_chunk(data: bytes | str | bytearray | memoryview) -> ChatCompletionCh
 def decode_completion(data: bytes | str | bytearray | memoryview) -> ChatCompletion:
     """Decode a non-streamed response body. Raises DecodeError or UpstreamError."""
 
+def encode(obj: Any) -> bytes:
+    """Compact JSON of a chatsse type: declared fields in order (UNSET left out), then the undeclared
+    members, at every level. Raises what msgspec.json.encode raises for values it cannot encode."""
+
 @final
 class ChunkDecoder:
     """Incremental decoder of a streamed response body into ChatCompletionChunks.
