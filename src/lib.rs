@@ -4,6 +4,7 @@
 //! which maturin turns on) is the one place that turns them into Python objects.
 
 pub mod accumulate;
+pub mod completion_stream;
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;
