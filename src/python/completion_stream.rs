@@ -47,10 +47,30 @@ pub fn completion_to_stream<'py>(py: Python<'py>, completion: &Bound<'py, PyAny>
     } else {
         completion_stream(body, piece_size, framing)
     };
-    let events = streamed.map_err(|error| Payload::document(body).error_at(py, error.offset, &error.path, &error.message))?;
+    let stream = streamed.map_err(|error| Payload::document(body).error_at(py, error.offset, &error.path, &error.message))?;
     let list = PyList::empty(py);
-    for event in events.iter() {
-        list.append(PyBytes::new(py, event))?;
+    let mut failed = None;
+    // Each event is written straight into its `bytes` (joining them in a buffer first cost a copy of
+    // the whole stream and its page faults).
+    stream.for_each_event(|parts| {
+        if failed.is_some() {
+            return;
+        }
+        let length = parts.iter().map(|part| part.len()).sum();
+        let made = PyBytes::new_with(py, length, |buffer| {
+            let mut at = 0;
+            for part in parts {
+                buffer[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            Ok(())
+        });
+        if let Err(error) = made.and_then(|event| list.append(event)) {
+            failed = Some(error);
+        }
+    });
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(list),
     }
-    Ok(list)
 }

@@ -26,10 +26,46 @@ struct StructCodec {
     /// `{`, with the tag member after it for a tagged class (`{"type":"text"`).
     open: Box<[u8]>,
     /// Per declared field: `"name":` and the slot's offset in an instance.
-    fields: Box<[(Box<[u8]>, ffi::Py_ssize_t)]>,
+    fields: Box<[(Key, ffi::Py_ssize_t)]>,
     /// Names an undeclared member must not have for this walk to write it (a declared field's, the
     /// tag field's): in the Python walk's dict such a member would replace the earlier one in place.
     reserved: Box<[Box<[u8]>]>,
+}
+
+/// A member's `"name":`, padded to a block when short: copied whole, a short key is a few moves
+/// (`extend_from_slice` of a few bytes calls `memmove`).
+enum Key {
+    Short([u8; KEY_BLOCK], usize),
+    Long(Box<[u8]>),
+}
+
+const KEY_BLOCK: usize = 32;
+
+impl Key {
+    fn new(text: Vec<u8>) -> Key {
+        if text.len() <= KEY_BLOCK {
+            let mut block = [0u8; KEY_BLOCK];
+            block[..text.len()].copy_from_slice(&text);
+            Key::Short(block, text.len())
+        } else {
+            Key::Long(text.into_boxed_slice())
+        }
+    }
+
+    #[inline(always)]
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Key::Short(block, length) => {
+                out.reserve(KEY_BLOCK);
+                // SAFETY: KEY_BLOCK bytes of spare capacity were reserved; the first `length` are the key.
+                unsafe {
+                    ptr::copy_nonoverlapping(block.as_ptr(), out.as_mut_ptr().add(out.len()), KEY_BLOCK);
+                    out.set_len(out.len() + length);
+                }
+            }
+            Key::Long(text) => out.extend_from_slice(text),
+        }
+    }
 }
 
 /// Slots of the class table (a power of two, well above the number of classes).
@@ -139,7 +175,7 @@ fn struct_codec(class: &Bound<'_, PyType>) -> PyResult<Option<StructCodec>> {
             let mut key = Vec::new();
             write_str(&mut key, name);
             key.push(b':');
-            (key.into_boxed_slice(), offset)
+            (Key::new(key), offset)
         })
         .collect();
     Ok(Some(StructCodec { open: open.into(), fields, reserved: reserved.into() }))
@@ -256,13 +292,31 @@ impl Walk<'_, '_> {
     }
 
     fn list(&mut self, list: &Bound<'_, PyAny>) -> Walked {
-        let list = list.cast::<pyo3::types::PyList>().map_err(|_| Stopped::Python)?;
         self.out.push(b'[');
-        for (position, item) in list.iter().enumerate() {
-            if position > 0 {
-                self.out.push(b',');
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let object = list.as_ptr();
+            let mut position = 0;
+            // SAFETY: an exact list; its length is read again before each item (the walk may run
+            // Python code that changes the list), and each item is made a strong reference at once.
+            while position < unsafe { ffi::PyList_GET_SIZE(object) } {
+                if position > 0 {
+                    self.out.push(b',');
+                }
+                let item = unsafe { Bound::from_borrowed_ptr(list.py(), ffi::PyList_GET_ITEM(object, position)) };
+                self.value(&item)?;
+                position += 1;
             }
-            self.value(&item)?;
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            let list = list.cast::<pyo3::types::PyList>().map_err(|_| Stopped::Python)?;
+            for (position, item) in list.iter().enumerate() {
+                if position > 0 {
+                    self.out.push(b',');
+                }
+                self.value(&item)?;
+            }
         }
         self.out.push(b']');
         Ok(())
@@ -347,7 +401,7 @@ impl Walk<'_, '_> {
                 self.out.push(b',');
             }
             written = true;
-            self.out.extend_from_slice(key);
+            key.write(self.out);
             // SAFETY: a live reference held by the instance, made a strong one.
             let value = unsafe { Bound::from_borrowed_ptr(py, slot) };
             self.value(&value)?;
@@ -412,6 +466,10 @@ fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, 
 /// `object` is a live exact str, alive while the slice is used.
 #[inline]
 unsafe fn utf8<'a>(object: *mut ffi::PyObject) -> Option<&'a [u8]> {
+    // A compact ASCII str (nearly every key, id and token) is its own UTF-8.
+    if ffi::PyUnicode_IS_COMPACT_ASCII(object) != 0 {
+        return Some(std::slice::from_raw_parts(ffi::PyUnicode_DATA(object).cast::<u8>(), ffi::PyUnicode_GET_LENGTH(object) as usize));
+    }
     let mut size: ffi::Py_ssize_t = 0;
     let data = ffi::PyUnicode_AsUTF8AndSize(object, &mut size);
     if data.is_null() {
