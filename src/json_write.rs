@@ -67,9 +67,14 @@ pub fn push_str(out: &mut String, text: &str) {
 /// An integer.
 #[inline]
 pub fn write_i64(out: &mut Vec<u8>, value: i64) {
-    // Small non-negative ints (a token's `bytes`, indexes, counts) without the room: most ints.
-    if (0..100).contains(&value) {
-        let pair = value as usize * 2;
+    // Small non-negative ints (a token's `bytes`, 0-255; indexes, counts) pushed without the room:
+    // most ints.
+    if (0..1000).contains(&value) {
+        let value = value as usize;
+        if value >= 100 {
+            out.push(b'0' + (value / 100) as u8);
+        }
+        let pair = value % 100 * 2;
         if value >= 10 {
             out.push(DIGIT_PAIRS[pair]);
         }
