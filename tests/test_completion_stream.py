@@ -6,6 +6,7 @@ for every corpus file's final completion."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,11 @@ def test_every_corpus_completion_comes_back_byte_for_byte(path: Path, piece_size
         assert b'"error":' in body
     assert again.to_json() == body
     assert again.done
+
+
+def test_the_readme_example_prints_what_the_readme_says(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### `completion_to_stream(", 1)[1].split("\n### ", 1)[0]
+    code, printed = re.findall(r"```(?:python)?\n(.*?)```", section, re.S)
+    exec(compile(code, "README.md, completion_to_stream", "exec"), {})  # noqa: S102 -- the README's own example
+    assert capsys.readouterr().out == printed

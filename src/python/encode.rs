@@ -316,12 +316,12 @@ impl Walk<'_, '_> {
 
     fn list(&mut self, list: &Bound<'_, PyAny>) -> Walked {
         self.out.push(b'[');
-        #[cfg(not(Py_GIL_DISABLED))]
-        {
-            let object = list.as_ptr();
+        let object = list.as_ptr();
+        // A free-threaded build: the list is locked while it is walked (nothing on a GIL build).
+        pyo3::sync::critical_section::with_critical_section(list, || {
             let mut position = 0;
             // SAFETY: an exact list; its length is read again before each item (the walk may run
-            // Python code that changes the list), and each item is made a strong reference at once.
+            // Python code that changes the list), and an item is either written at once or held.
             while position < unsafe { ffi::PyList_GET_SIZE(object) } {
                 if position > 0 {
                     self.out.push(b',');
@@ -329,17 +329,8 @@ impl Walk<'_, '_> {
                 unsafe { self.item(list.py(), ffi::PyList_GET_ITEM(object, position))? };
                 position += 1;
             }
-        }
-        #[cfg(Py_GIL_DISABLED)]
-        {
-            let list = list.cast::<pyo3::types::PyList>().map_err(|_| Stopped::Python)?;
-            for (position, item) in list.iter().enumerate() {
-                if position > 0 {
-                    self.out.push(b',');
-                }
-                self.value(&item)?;
-            }
-        }
+            Ok(())
+        })?;
         self.out.push(b']');
         Ok(())
     }
@@ -394,12 +385,8 @@ impl Walk<'_, '_> {
             }
             Ok(true)
         };
-        #[cfg(Py_GIL_DISABLED)]
-        {
-            pyo3::sync::critical_section::with_critical_section(dict, || walk(self))
-        }
-        #[cfg(not(Py_GIL_DISABLED))]
-        walk(self)
+        // A free-threaded build: the dict is locked while it is walked (nothing on a GIL build).
+        pyo3::sync::critical_section::with_critical_section(dict, || walk(self))
     }
 
     fn instance(&mut self, instance: &Bound<'_, PyAny>, codec: &StructCodec) -> Walked {
@@ -464,19 +451,22 @@ fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, 
     // SAFETY: the class has a `__dict__` (checked when the codec was made). `_PyObject_GetDictPtr`
     // returns NULL (no exception) or the slot, whose dict (if any) is made a strong reference at once.
     #[cfg(not(Py_GIL_DISABLED))]
-    unsafe {
-        let slot = _PyObject_GetDictPtr(instance.as_ptr());
+    {
+        let slot = unsafe { _PyObject_GetDictPtr(instance.as_ptr()) };
         if slot.is_null() {
             return Err(Stopped::Python);
         }
-        Ok((!(*slot).is_null()).then(|| Bound::from_borrowed_ptr(py, *slot)))
+        // SAFETY: the slot of a live instance; its dict, if any, is made a strong reference at once.
+        unsafe { Ok((!(*slot).is_null()).then(|| Bound::from_borrowed_ptr(py, *slot))) }
     }
     // A free-threaded build: the slot may change under another thread; the public call, which makes
     // an empty dict when there is none, is the safe one there.
-    // SAFETY: a new reference or NULL with an exception set.
     #[cfg(Py_GIL_DISABLED)]
-    unsafe {
-        Bound::from_owned_ptr_or_err(py, ffi::PyObject_GenericGetDict(instance.as_ptr(), ptr::null_mut())).map(Some).map_err(|_| Stopped::Python)
+    {
+        // SAFETY: a new reference or NULL with an exception set.
+        unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyObject_GenericGetDict(instance.as_ptr(), ptr::null_mut())) }
+            .map(Some)
+            .map_err(|_| Stopped::Python)
     }
 }
 
@@ -487,7 +477,9 @@ fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, 
 /// `object` is a live exact str, alive while the slice is used.
 #[inline]
 unsafe fn utf8<'a>(object: *mut ffi::PyObject) -> Option<&'a [u8]> {
-    // A compact ASCII str (nearly every key, id and token) is its own UTF-8.
+    // A compact ASCII str (nearly every key, id and token) is its own UTF-8. (pyo3 leaves the macro
+    // out from 3.14 on, where `PyUnicode_AsUTF8AndSize` answers it.)
+    #[cfg(not(Py_3_14))]
     if ffi::PyUnicode_IS_COMPACT_ASCII(object) != 0 {
         return Some(std::slice::from_raw_parts(ffi::PyUnicode_DATA(object).cast::<u8>(), ffi::PyUnicode_GET_LENGTH(object) as usize));
     }
