@@ -193,6 +193,24 @@ def scaling(results: list[Result]) -> str:
     return "\n\n".join(out)
 
 
+def bytes_out(results: list[Result]) -> str:
+    """`encode`, `Accumulator.add` of chunk objects and `completion_to_stream` against their
+    alternatives (benches/test_encode.py): each row's time over chatsse's on the same input."""
+    groups = ("bytes out", "accumulator add", "to stream")
+    rows = [r for r in results if r.group in groups]
+    if not rows:
+        return ""
+    body = []
+    for group in groups:
+        for workload in dict.fromkeys(r.workload for r in rows if r.group == group):
+            cells = [r for r in rows if r.group == group and r.workload == workload]
+            base = chatsse_of(cells)
+            for row in sorted(cells, key=lambda row: (row.approach != "chatsse", row.seconds)):
+                body.append([workload, row.label, duration(row.seconds), ratio(row.seconds / base.seconds)])
+    return ("**Bytes out**: encoding, adding chunk objects, a completion back into a stream (each row's time "
+            "over chatsse's):\n\n" + table(["workload", "approach", "time", "÷ chatsse"], body))
+
+
 _UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 _LINE = re.compile(r"^(?P<tree>[\s│├╰─]*)(?P<name>\S[^│]*?)\s+(?:(?P<fastest>[\d.]+) (?P<unit>ns|µs|us|ms|s)\s+│|│)")
 
@@ -276,7 +294,7 @@ def main(paths: list[str]) -> None:
     results = load(*runs)
     parts = [headline(results, group) for group in ("framing", "typed chunks", "accumulate")]
     parts += [pivot(results, group) for group in ("framing", "typed chunks", "accumulate", "non-streamed")]
-    parts += [one_mib(results), scaling(results), hostile(results), rewriting(results)]
+    parts += [one_mib(results), scaling(results), hostile(results), rewriting(results), bytes_out(results)]
     if core_paths:
         parts.append(core_gap(results, load_core(core_paths[0])))
     tables = "\n\n".join(part for part in parts if part)

@@ -1937,32 +1937,9 @@ fn push_compact(out: &mut String, json: &str) {
     }
 }
 
-/// A JSON string: quotes, backslashes and control characters escaped; everything else as UTF-8.
+/// A JSON string, spelled as everything chatsse writes spells it (`crate::json_write`).
 fn write_str(out: &mut String, text: &str) {
-    out.push('"');
-    let mut plain = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&text[plain..at]);
-        if escape.is_empty() {
-            out.push_str(&format!("\\u{byte:04x}"));
-        } else {
-            out.push_str(escape);
-        }
-        plain = at + 1;
-    }
-    out.push_str(&text[plain..]);
-    out.push('"');
+    crate::json_write::push_str(out, text);
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! which maturin turns on) is the one place that turns them into Python objects.
 
 pub mod accumulate;
+pub mod completion_stream;
 pub mod event_stream;
 pub mod json;
 pub mod json_lines;
+pub mod json_write;
 pub mod partial_json;
 pub mod payload_stream;
 pub mod rewrite;

@@ -71,9 +71,15 @@ async def aiter_chunks(
         raise
 
 
-def encode(obj: msgspec.Struct) -> bytes:
-    """Compact JSON of a chatsse type, as the API sends it: declared fields in order (absent ones
-    left out), then the undeclared fields kept from decoding, at every level."""
+encode = _core.encode
+"""Compact JSON of a chatsse type, as the API sends it: declared fields in order (absent ones left
+out), then the undeclared fields kept from decoding, at every level. Written in Rust
+(src/python/encode.rs); values it does not know go through `_encode_python`, byte for byte the same."""
+
+
+def _encode_python(obj: Any) -> bytes:
+    """The Python walk behind `encode`: for the values the Rust walk hands over (other types,
+    subclasses, dicts with keys that are not str) and for every error, which it raises as it always did."""
     return msgspec.json.encode(_builtins(obj))
 
 

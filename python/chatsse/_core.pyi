@@ -87,6 +87,15 @@ def decode_chunk(data: bytes | str | bytearray | memoryview) -> ChatCompletionCh
 def decode_completion(data: bytes | str | bytearray | memoryview) -> ChatCompletion:
     """Decode a non-streamed response body. Raises DecodeError or UpstreamError."""
 
+def completion_to_stream(
+    completion: ChatCompletion | bytes | str | bytearray | memoryview, *, piece_size: int = 4, format: Literal["sse", "jsonl"] = "sse"
+) -> list[bytes]:
+    """The events of the stream a provider would have sent for a completion (README, completion_to_stream)."""
+
+def encode(obj: Any) -> bytes:
+    """Compact JSON of a chatsse type: declared fields in order (UNSET left out), then the undeclared
+    members, at every level. Raises what msgspec.json.encode raises for values it cannot encode."""
+
 @final
 class ChunkDecoder:
     """Incremental decoder of a streamed response body into ChatCompletionChunks.

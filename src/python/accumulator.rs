@@ -116,6 +116,8 @@ pub struct Accumulator {
     cut_inside_payload: bool,
     /// `close` found a JSON-lines body ending at a line boundary: complete (it has no `[DONE]`).
     ended: bool,
+    /// The JSON of the last chunk object `add` took, its buffer reused.
+    encoded: Vec<u8>,
     poisoned: AtomicBool,
 }
 
@@ -139,6 +141,7 @@ impl Accumulator {
             builder: SharedBuilder::default(),
             cut_inside_payload: false,
             ended: false,
+            encoded: Vec::new(),
             poisoned: AtomicBool::new(false),
         })
     }
@@ -218,14 +221,17 @@ impl Accumulator {
     }
 
     fn add(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A chunk object first: asking it for a buffer, as `extract_document` does, raises and
+        // clears a TypeError, which cost more than encoding the chunk.
+        if !chunk.is_instance_of::<PyBytes>() && Schema::get(py)?.is_instance(chunk, Root::Chunk)? {
+            // Written by `encode` into a buffer kept for the next chunk, then merged as its bytes.
+            super::encode::encode_into(py, chunk, &mut self.encoded)?;
+            return add_payload(py, &mut self.merge, &StreamPayload::document(&self.encoded));
+        }
         let input = match FeedInput::extract_document(chunk) {
             Ok(input) => input,
             // A str with no UTF-8 form: its DecodeError, not "expected a chunk".
             Err(error) if chunk.is_instance_of::<pyo3::types::PyString>() => return Err(error),
-            Err(_) if Schema::get(py)?.is_instance(chunk, Root::Chunk)? => {
-                let encoded = py.import("chatsse._chunks")?.getattr("encode")?.call1((chunk,))?;
-                FeedInput::extract(&encoded)?
-            }
             Err(_) => {
                 let name = chunk.get_type().name()?;
                 return Err(PyTypeError::new_err(format!("expected a ChatCompletionChunk or its JSON payload, got {name}")));

@@ -13,6 +13,8 @@
 mod accumulator;
 mod batch;
 mod chunks;
+mod completion_stream;
+mod encode;
 mod objects;
 mod rewriter;
 mod sse;
@@ -289,6 +291,10 @@ mod _core {
     use super::batch::accumulate_bodies;
     #[pymodule_export]
     use super::chunks::{decode_as, decode_chunk, decode_completion, parse_partial_json, ChunkDecoder};
+    #[pymodule_export]
+    use super::completion_stream::completion_to_stream;
+    #[pymodule_export]
+    use super::encode::encode;
     #[pymodule_export]
     use super::rewriter::Rewriter;
     #[pymodule_export]

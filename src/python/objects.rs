@@ -257,6 +257,12 @@ fn layout(class: &Bound<'_, PyType>, names: &[String]) -> PyResult<Option<Box<[f
     if class.hasattr("__post_init__")? {
         return Ok(None);
     }
+    slot_offsets(class, names)
+}
+
+/// The slot offsets of `names`, the class's `__struct_fields__`, each checked to be a plain object
+/// slot inside the instance (see `layout`); None when one is not. `encode` reads fields through them.
+pub(crate) fn slot_offsets(class: &Bound<'_, PyType>, names: &[String]) -> PyResult<Option<Box<[ffi::Py_ssize_t]>>> {
     let struct_fields: Vec<String> = class.getattr("__struct_fields__")?.extract()?;
     if struct_fields != names {
         return Ok(None);
