@@ -151,25 +151,6 @@ fn decimal(value: u64, out: &mut [u8]) -> usize {
     count
 }
 
-/// A float as msgspec writes it (see the module doc); NaN and the infinities are `null`.
-pub fn write_f64(out: &mut Vec<u8>, value: f64) {
-    if !value.is_finite() {
-        out.extend_from_slice(b"null");
-        return;
-    }
-    with_room(out, 32, |room| {
-        let sign = usize::from(value.is_sign_negative());
-        room[0] = b'-';
-        let magnitude = value.abs();
-        if magnitude == 0.0 {
-            room[sign..sign + 3].copy_from_slice(b"0.0");
-            return sign + 3;
-        }
-        let (mantissa, exponent) = shortest(magnitude.to_bits());
-        sign + float_text(&mut room[sign..], mantissa, exponent)
-    });
-}
-
 const POWERS_OF_TEN: [u64; 20] = {
     let mut table = [1u64; 20];
     let mut n = 1;
@@ -180,332 +161,74 @@ const POWERS_OF_TEN: [u64; 20] = {
     table
 };
 
-/// Writes `mantissa` x 10^`k` at the start of `out` as msgspec's `write_f64` lays a float out (at
-/// most 24 bytes); returns the length.
-fn float_text(out: &mut [u8], mantissa: u64, k: i32) -> usize {
-    let length = digit_count(mantissa);
-    // msgspec's names: the value is digits x 10^k, and kk = length + k places the decimal point.
-    let kk = length as i32 + k;
-    if (0..).contains(&k) && kk <= 16 {
-        // XYZ00.0
-        let point = kk as usize;
-        digits_into(mantissa, length, out);
-        out[length..point].fill(b'0');
-        out[point..point + 2].copy_from_slice(b".0");
-        point + 2
-    } else if 0 < kk && kk <= 16 {
-        // XY.Z
-        let point = kk as usize;
-        let scale = POWERS_OF_TEN[length - point];
-        digits_into(mantissa / scale, point, out);
-        out[point] = b'.';
-        digits_into(mantissa % scale, length - point, &mut out[point + 1..]);
-        length + 1
-    } else if -5 < kk && kk <= 0 {
-        // 0.0XYZ
-        let zeros = (-kk) as usize;
-        out[..2].copy_from_slice(b"0.");
-        out[2..2 + zeros].fill(b'0');
-        digits_into(mantissa, length, &mut out[2 + zeros..]);
-        2 + zeros + length
-    } else {
-        // X.YZe123, or Xe123
-        let scale = POWERS_OF_TEN[length - 1];
-        out[0] = b'0' + (mantissa / scale) as u8;
-        let mut at = 1;
-        if length > 1 {
-            out[1] = b'.';
-            digits_into(mantissa % scale, length - 1, &mut out[2..]);
-            at = length + 1;
-        }
-        out[at] = b'e';
-        at += 1;
-        let exponent = kk - 1;
-        if exponent < 0 {
-            out[at] = b'-';
-            at += 1;
-        }
-        at + decimal(u64::from(exponent.unsigned_abs()), &mut out[at..])
-    }
-}
-
-// The shortest digits: Ryu (Ulf Adams, "Ryu: fast float-to-string conversion", PLDI 2018), the
-// algorithm msgspec's `ryu.h` runs, so that ties round as msgspec rounds them. std's `{:e}` gives
-// the same digits but cost ~5x msgspec per float through the formatting machinery (measured: 243
-// against 53 ns a float), which made a logprobs chunk slower to encode than msgspec's.
-
-const MANTISSA_BITS: u32 = 52;
-const EXPONENT_BIAS: i32 = 1023;
-const POW5_INV_BITCOUNT: i32 = 125;
-const POW5_BITCOUNT: i32 = 125;
-const POW5_INV_TABLE_SIZE: usize = 342;
-const POW5_TABLE_SIZE: usize = 326;
-
-/// 5^i scaled to its top 125 bits, and 2^(bits(5^i) - 1 + 125) / 5^i + 1, for every i Ryu needs:
-/// computed once from 5^i (a small big integer), not written out as tables.
-struct Pow5Tables {
-    split: Vec<u128>,
-    inv_split: Vec<u128>,
-}
-
-fn tables() -> &'static Pow5Tables {
-    static TABLES: std::sync::OnceLock<Pow5Tables> = std::sync::OnceLock::new();
-    TABLES.get_or_init(|| {
-        let mut split = Vec::with_capacity(POW5_TABLE_SIZE);
-        let mut inv_split = Vec::with_capacity(POW5_INV_TABLE_SIZE);
-        let mut pow5 = BigUint::one();
-        for i in 0..POW5_INV_TABLE_SIZE {
-            let bits = pow5.bits() as i32;
-            if i < POW5_TABLE_SIZE {
-                split.push(pow5.top_bits(bits - POW5_BITCOUNT));
-            }
-            inv_split.push(pow5.inverse_top(POW5_INV_BITCOUNT as u32) + 1);
-            pow5.mul_small(5);
-        }
-        Pow5Tables { split, inv_split }
-    })
-}
-
-/// Just enough of a big unsigned integer for the tables (little-endian 64-bit limbs).
-#[derive(Clone)]
-struct BigUint(Vec<u64>);
-
-impl BigUint {
-    fn one() -> Self {
-        BigUint(vec![1])
-    }
-
-    fn bits(&self) -> u32 {
-        let top = *self.0.last().expect("never empty");
-        (self.0.len() as u32 - 1) * 64 + (64 - top.leading_zeros())
-    }
-
-    fn mul_small(&mut self, factor: u64) {
-        let mut carry = 0u128;
-        for limb in &mut self.0 {
-            let product = u128::from(*limb) * u128::from(factor) + carry;
-            *limb = product as u64;
-            carry = product >> 64;
-        }
-        if carry != 0 {
-            self.0.push(carry as u64);
-        }
-    }
-
-    fn bit(&self, at: u32) -> bool {
-        self.0.get((at / 64) as usize).is_some_and(|limb| limb >> (at % 64) & 1 == 1)
-    }
-
-    /// floor(self / 2^shift) (a left shift for a negative `shift`), known to fit 128 bits.
-    fn top_bits(&self, shift: i32) -> u128 {
-        if shift <= 0 {
-            let low = u128::from(self.0[0]) | self.0.get(1).map_or(0, |&limb| u128::from(limb) << 64);
-            return low << (-shift);
-        }
-        (0..128).filter(|&n| self.bit(shift as u32 + n)).fold(0u128, |acc, n| acc | 1u128 << n)
-    }
-
-    fn ge(&self, other: &BigUint) -> bool {
-        let len = self.0.len().max(other.0.len());
-        for at in (0..len).rev() {
-            let (a, b) = (self.0.get(at).copied().unwrap_or(0), other.0.get(at).copied().unwrap_or(0));
-            if a != b {
-                return a > b;
-            }
-        }
-        true
-    }
-
-    fn sub(&mut self, other: &BigUint) {
-        let mut borrow = false;
-        for (at, limb) in self.0.iter_mut().enumerate() {
-            let (step, b1) = limb.overflowing_sub(other.0.get(at).copied().unwrap_or(0));
-            let (step, b2) = step.overflowing_sub(u64::from(borrow));
-            *limb = step;
-            borrow = b1 || b2;
-        }
-    }
-
-    fn shl1(&mut self) {
-        let mut carry = 0;
-        for limb in &mut self.0 {
-            let next = *limb >> 63;
-            *limb = *limb << 1 | carry;
-            carry = next;
-        }
-        if carry != 0 {
-            self.0.push(carry);
-        }
-    }
-
-    /// floor(2^(bits - 1 + extra) / self): long division from 2^(bits - 1), which is below 2 x self.
-    fn inverse_top(&self, extra: u32) -> u128 {
-        let mut remainder = BigUint(vec![0; self.0.len()]);
-        let top = self.bits() - 1;
-        remainder.0[(top / 64) as usize] = 1 << (top % 64);
-        let mut quotient = 0u128;
-        for step in 0..=extra {
-            if step > 0 {
-                remainder.shl1();
-                quotient <<= 1;
-            }
-            if remainder.ge(self) {
-                remainder.sub(self);
-                quotient |= 1;
-            }
-        }
-        quotient
-    }
-}
-
+/// A float as msgspec writes it (see the module doc); NaN and the infinities are `null`. The digits
+/// and their layout are the `ryu` crate's: the shortest digits that read back (Ryu, the algorithm of
+/// msgspec's own `ryu.h`, ties to even), fixed notation for decimal exponents -5 to 15 (`1.0`,
+/// `0.00001`, `1000000000000000.0`), else `1e-6`, `1.5e16`: msgspec's layout exactly (checked below
+/// against std's digits laid out by msgspec's rule).
 #[inline]
-fn pow5bits(e: i32) -> i32 {
-    ((e as u32 * 1_217_359) >> 19) as i32 + 1
-}
-
-#[inline]
-fn log10_pow2(e: i32) -> u32 {
-    (e as u32 * 78_913) >> 18
-}
-
-#[inline]
-fn log10_pow5(e: i32) -> u32 {
-    (e as u32 * 732_923) >> 20
-}
-
-fn pow5_factor(mut value: u64) -> u32 {
-    let mut count = 0;
-    while value % 5 == 0 {
-        value /= 5;
-        count += 1;
+pub fn write_f64(out: &mut Vec<u8>, value: f64) {
+    if !value.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
     }
-    count
-}
-
-#[inline]
-fn multiple_of_power_of_5(value: u64, p: u32) -> bool {
-    pow5_factor(value) >= p
-}
-
-#[inline]
-fn multiple_of_power_of_2(value: u64, p: u32) -> bool {
-    value & ((1u64 << p) - 1) == 0
-}
-
-#[inline]
-fn mul_shift(m: u64, factor: u128, shift: i32) -> u64 {
-    let low = u128::from(m) * (factor as u64 as u128);
-    let high = u128::from(m) * (factor >> 64);
-    (((low >> 64) + high) >> (shift - 64)) as u64
-}
-
-/// The shortest decimal `digits x 10^exponent` that reads back as the finite, positive f64 `bits`.
-fn shortest(bits: u64) -> (u64, i32) {
-    let ieee_mantissa = bits & ((1u64 << MANTISSA_BITS) - 1);
-    let ieee_exponent = (bits >> MANTISSA_BITS) as i32 & 0x7ff;
-    let (e2, m2) = if ieee_exponent == 0 {
-        (1 - EXPONENT_BIAS - MANTISSA_BITS as i32 - 2, ieee_mantissa)
-    } else {
-        (ieee_exponent - EXPONENT_BIAS - MANTISSA_BITS as i32 - 2, (1u64 << MANTISSA_BITS) | ieee_mantissa)
-    };
-    let accept_bounds = m2 & 1 == 0;
-    let mv = 4 * m2;
-    let mm_shift = u64::from(ieee_mantissa != 0 || ieee_exponent <= 1);
-    let (mut vr, mut vp, mut vm);
-    let e10;
-    let mut vm_trailing_zeros = false;
-    let mut vr_trailing_zeros = false;
-    let tables = tables();
-    if e2 >= 0 {
-        let q = log10_pow2(e2) - u32::from(e2 > 3);
-        e10 = q as i32;
-        let k = POW5_INV_BITCOUNT + pow5bits(q as i32) - 1;
-        let i = -e2 + q as i32 + k;
-        let factor = tables.inv_split[q as usize];
-        vr = mul_shift(4 * m2, factor, i);
-        vp = mul_shift(4 * m2 + 2, factor, i);
-        vm = mul_shift(4 * m2 - 1 - mm_shift, factor, i);
-        if q <= 21 {
-            if mv % 5 == 0 {
-                vr_trailing_zeros = multiple_of_power_of_5(mv, q);
-            } else if accept_bounds {
-                vm_trailing_zeros = multiple_of_power_of_5(mv - 1 - mm_shift, q);
-            } else {
-                vp -= u64::from(multiple_of_power_of_5(mv + 2, q));
-            }
-        }
-    } else {
-        let q = log10_pow5(-e2) - u32::from(-e2 > 1);
-        e10 = q as i32 + e2;
-        let i = -e2 - q as i32;
-        let k = pow5bits(i) - POW5_BITCOUNT;
-        let j = q as i32 - k;
-        let factor = tables.split[i as usize];
-        vr = mul_shift(4 * m2, factor, j);
-        vp = mul_shift(4 * m2 + 2, factor, j);
-        vm = mul_shift(4 * m2 - 1 - mm_shift, factor, j);
-        if q <= 1 {
-            vr_trailing_zeros = true;
-            if accept_bounds {
-                vm_trailing_zeros = mm_shift == 1;
-            } else {
-                vp -= 1;
-            }
-        } else if q < 63 {
-            // As msgspec's ryu.h has it (Ryu later checks q - 1 bits): the same digits, ties included.
-            vr_trailing_zeros = multiple_of_power_of_2(mv, q);
-        }
-    }
-    let mut removed = 0;
-    let output;
-    if vm_trailing_zeros || vr_trailing_zeros {
-        let mut last_removed = 0;
-        while vp / 10 > vm / 10 {
-            vm_trailing_zeros &= vm % 10 == 0;
-            vr_trailing_zeros &= last_removed == 0;
-            last_removed = vr % 10;
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
-            removed += 1;
-        }
-        if vm_trailing_zeros {
-            while vm % 10 == 0 {
-                vr_trailing_zeros &= last_removed == 0;
-                last_removed = vr % 10;
-                vr /= 10;
-                vm /= 10;
-                removed += 1;
-            }
-        }
-        if vr_trailing_zeros && last_removed == 5 && vr % 2 == 0 {
-            last_removed = 4; // round half to even
-        }
-        output = vr + u64::from((vr == vm && (!accept_bounds || !vm_trailing_zeros)) || last_removed >= 5);
-    } else {
-        let mut round_up = false;
-        if vp / 100 > vm / 100 {
-            round_up = vr % 100 >= 50;
-            vr /= 100;
-            vp /= 100;
-            vm /= 100;
-            removed += 2;
-        }
-        while vp / 10 > vm / 10 {
-            round_up = vr % 10 >= 5;
-            vr /= 10;
-            vm /= 10;
-            vp /= 10;
-            removed += 1;
-        }
-        output = vr + u64::from(vr == vm || round_up);
-    }
-    (output, e10 + removed)
+    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // msgspec's layout of a float's digits (its `write_f64`), for the oracle below.
+
+    /// Writes `mantissa` x 10^`k` at the start of `out` as msgspec's `write_f64` lays a float out (at
+    /// most 24 bytes); returns the length.
+    fn float_text(out: &mut [u8], mantissa: u64, k: i32) -> usize {
+        let length = digit_count(mantissa);
+        // msgspec's names: the value is digits x 10^k, and kk = length + k places the decimal point.
+        let kk = length as i32 + k;
+        if (0..).contains(&k) && kk <= 16 {
+            // XYZ00.0
+            let point = kk as usize;
+            digits_into(mantissa, length, out);
+            out[length..point].fill(b'0');
+            out[point..point + 2].copy_from_slice(b".0");
+            point + 2
+        } else if 0 < kk && kk <= 16 {
+            // XY.Z
+            let point = kk as usize;
+            let scale = POWERS_OF_TEN[length - point];
+            digits_into(mantissa / scale, point, out);
+            out[point] = b'.';
+            digits_into(mantissa % scale, length - point, &mut out[point + 1..]);
+            length + 1
+        } else if -5 < kk && kk <= 0 {
+            // 0.0XYZ
+            let zeros = (-kk) as usize;
+            out[..2].copy_from_slice(b"0.");
+            out[2..2 + zeros].fill(b'0');
+            digits_into(mantissa, length, &mut out[2 + zeros..]);
+            2 + zeros + length
+        } else {
+            // X.YZe123, or Xe123
+            let scale = POWERS_OF_TEN[length - 1];
+            out[0] = b'0' + (mantissa / scale) as u8;
+            let mut at = 1;
+            if length > 1 {
+                out[1] = b'.';
+                digits_into(mantissa % scale, length - 1, &mut out[2..]);
+                at = length + 1;
+            }
+            out[at] = b'e';
+            at += 1;
+            let exponent = kk - 1;
+            if exponent < 0 {
+                out[at] = b'-';
+                at += 1;
+            }
+            at + decimal(u64::from(exponent.unsigned_abs()), &mut out[at..])
+        }
+    }
 
     fn float(value: f64) -> String {
         let mut out = Vec::new();
