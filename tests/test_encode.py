@@ -336,7 +336,7 @@ def test_floats_are_spelled_as_msgspec_spells_them() -> None:
         values.append(-(state % 100_000_000) / 1e8)
         values.append(float(state % 1_000_000))
     entries = [types.TopLogprob(token="t", logprob=value) for value in values]
-    entry = types.ChatCompletionTokenLogprob(token="t", logprob=0.5, top_logprobs=entries)
+    entry = types.TokenLogprob(token="t", logprob=0.5, top_logprobs=entries)
     assert chatsse.encode(entry) == msgspec.json.encode(entry)
 
 
