@@ -99,6 +99,7 @@ def serve(app: Any) -> None:
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
+    listener.listen(128)  # listening before the port is printed: an early client waits, not refused
     print(listener.getsockname()[1], flush=True)
     web.run_app(app, sock=listener, print=None, access_log=None)
 
@@ -326,6 +327,7 @@ def run_starlette_proxy(upstream: str) -> None:
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
+    listener.listen(128)  # listening before the port is printed: an early client waits, not refused
     print(listener.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(timed, log_level="warning", access_log=False, lifespan="off")).run(sockets=[listener])
 

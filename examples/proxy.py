@@ -138,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     if not options.upstream:
         parser.error("--upstream (or CHATSSE_UPSTREAM) is required")
     out = sys.stdout if options.log == "-" else open(options.log, "a", encoding="utf-8")  # noqa: SIM115
-    # Bound here so that the port is known (and printed) before the first request.
+    # Bound and listening here, so that the port is known (and printed) before the first request and a
+    # client that connects at once waits in the backlog until the server accepts: bound but not yet
+    # listening, a connection made while uvicorn still starts up is refused.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", options.port))
+    listener.listen(128)
     print(f"chatsse proxy on http://127.0.0.1:{listener.getsockname()[1]}/v1 -> {options.upstream}", file=sys.stderr, flush=True)
     app = create_app(options.upstream, options.api_key, RequestLog(out))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -385,3 +385,26 @@ def test_sdk_transport_chatsse_parser(client: openai.OpenAI, proxy: Proxy, upstr
         chunks = list(chatsse.iter_chunks(response.iter_bytes()))
     assert [chatsse.encode(chunk) for chunk in chunks] == [chatsse.encode(chatsse.decode_chunk(json.dumps(p))) for p in upstream_payloads(upstream, name)]
     check_record(proxy.next_record(), upstream, name)
+
+
+def test_the_proxy_accepts_a_connection_as_soon_as_it_prints_its_address(upstream: ReplayUpstream) -> None:
+    # A client (a test, a supervisor's health check) connects the moment the address is printed:
+    # the socket listens by then, so the connection waits in the backlog while uvicorn starts up.
+    import socket
+
+    process = subprocess.Popen(
+        [sys.executable, str(PROXY), "--upstream", upstream.url, "--api-key", "k", "--port", "0", "--log", os.devnull],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    try:
+        banner = process.stderr.readline()
+        port = int(banner.split()[3].removeprefix("http://127.0.0.1:").removesuffix("/v1"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert connection.recv(9) == b"HTTP/1.1 "
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stderr.close()
