@@ -430,9 +430,11 @@ fn tool_call(writer: &mut ChoiceWriter<'_, '_>, call: &Json<'_>, position: usize
         (_, Some(custom @ Json::Object(_))) => (Some(("custom", custom)), "input"),
         _ => (None, "arguments"),
     };
-    let mut head = Vec::new();
-    head.extend_from_slice(br#"{"tool_calls":[{"index":"#);
-    write_u64(&mut head, position as u64);
+    // `{"tool_calls":[{"index":N`: the start of the header and of every piece.
+    let mut open = Vec::new();
+    open.extend_from_slice(br#"{"tool_calls":[{"index":"#);
+    write_u64(&mut open, position as u64);
+    let mut head = open.clone();
     for (key, value) in call.members().unwrap_or(&[]) {
         head.push(b',');
         match inner {
@@ -447,20 +449,8 @@ fn tool_call(writer: &mut ChoiceWriter<'_, '_>, call: &Json<'_>, position: usize
     head.extend_from_slice(b"}]}");
     writer.push(&head, None, None);
     let Some((name, fields)) = inner else { return };
-    let Some(whole) = fields.get(text).and_then(Json::as_str) else { return };
-    for piece in pieces(whole, piece_size).filter(|piece| !piece.is_empty()) {
-        let mut delta = Vec::new();
-        delta.extend_from_slice(br#"{"tool_calls":[{"index":"#);
-        write_u64(&mut delta, position as u64);
-        delta.push(b',');
-        write_str(&mut delta, name);
-        delta.extend_from_slice(b":{");
-        write_str(&mut delta, text);
-        delta.push(b':');
-        write_str(&mut delta, piece);
-        delta.extend_from_slice(b"}}]}");
-        writer.push(&delta, None, None);
-    }
+    open.push(b',');
+    text_pieces(writer, &open, b"}]}", name, fields, text, piece_size);
 }
 
 /// The legacy `function_call`: its header, then its arguments in pieces.
@@ -471,15 +461,23 @@ fn fragments(writer: &mut ChoiceWriter<'_, '_>, name: &str, fields: &Json<'_>, t
     head_of(&mut head, fields, text);
     head.push(b'}');
     writer.push(&head, None, None);
+    text_pieces(writer, b"{", b"}", name, fields, text, piece_size);
+}
+
+/// The string member `text` of `fields` (a call's arguments or input) in pieces, one delta each:
+/// `open`, then `"name":{"text":"piece"}`, then `close` (a tool call's `{"tool_calls":[{"index":N,`
+/// and `}]}`; `{` and `}` for the legacy `function_call`).
+fn text_pieces(writer: &mut ChoiceWriter<'_, '_>, open: &[u8], close: &[u8], name: &str, fields: &Json<'_>, text: &str, piece_size: usize) {
     let Some(whole) = fields.get(text).and_then(Json::as_str) else { return };
     for piece in pieces(whole, piece_size).filter(|piece| !piece.is_empty()) {
-        let mut delta = vec![b'{'];
+        let mut delta = open.to_vec();
         write_str(&mut delta, name);
         delta.extend_from_slice(b":{");
         write_str(&mut delta, text);
         delta.push(b':');
         write_str(&mut delta, piece);
-        delta.extend_from_slice(b"}}");
+        delta.push(b'}');
+        delta.extend_from_slice(close);
         writer.push(&delta, None, None);
     }
 }

@@ -260,10 +260,10 @@ def tap(
     """
     if inspect.iscoroutinefunction(on_done):
         raise TypeError("tap() needs a plain callable for on_done; use atap() for a coroutine function")
-    return _tap(source, on_done, aligned, max_event_size, _fresh(rewrite))
+    return _tap(source, on_done, aligned, max_event_size, _checked_rewriter(rewrite))
 
 
-def _fresh(rewrite: Rewriter | None) -> Rewriter | None:
+def _checked_rewriter(rewrite: Rewriter | None) -> Rewriter | None:
     if rewrite is not None and not isinstance(rewrite, Rewriter):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"rewrite takes a chatsse.Rewriter, not {type(rewrite).__name__}")
     return rewrite
@@ -320,7 +320,7 @@ def atap(
     ``aiohttp``'s ``content.iter_any()``), ``on_done`` a plain or async callable. When the task is
     cancelled (a client disconnect), an async ``on_done`` still runs to its end: its first step runs in
     the tap, and once it waits for something the rest runs in a task of its own."""
-    return _atap(source, on_done, aligned, max_event_size, _fresh(rewrite))
+    return _atap(source, on_done, aligned, max_event_size, _checked_rewriter(rewrite))
 
 
 async def _atap(
