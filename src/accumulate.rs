@@ -108,7 +108,7 @@ impl Fields {
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(key).copied(),
-            None => self.entries.iter().position(|(k, _)| k.len() == key.len() && k.as_bytes() == key.as_bytes()),
+            None => self.entries.iter().position(|(k, _)| k == key),
         }
     }
 
