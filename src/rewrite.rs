@@ -273,19 +273,10 @@ fn overlaps(a: &str, b: &str) -> bool {
     a == b || within(a, b) || within(b, a)
 }
 
-/// A member name as a JSON string (quotes included): escapes only what JSON requires.
+/// A member name as a JSON string (quotes included), spelled as everything chatsse writes.
 fn json_string(name: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len() + 2);
-    out.push(b'"');
-    for &byte in name.as_bytes() {
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x00..=0x1f => out.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
-            _ => out.push(byte),
-        }
-    }
-    out.push(b'"');
+    crate::json_write::write_str(&mut out, name);
     out
 }
 
@@ -533,8 +524,8 @@ fn is_object_with_members(scanner: &mut Scanner<'_>) -> Result<bool, JsonError> 
 
 /// A stream being rewritten: the raw bytes not yet given out (the event still open) and where the
 /// output stands in the stream. The framing and merging are the caller's (`PayloadStream` and the
-/// accumulator): it calls `start` with each piece, `payload` for each payload it merged as a chunk,
-/// then `end` (or `pass_rest` when the framing failed).
+/// accumulator): it calls `payload` for each payload it merged as a chunk, then `end` (or
+/// `pass_rest` when the framing failed).
 #[derive(Debug, Clone, Default)]
 pub struct Rewriter {
     rules: Rules,
@@ -561,10 +552,6 @@ impl Rewriter {
     pub fn rules(&self) -> &Rules {
         &self.rules
     }
-
-    /// Takes the next piece: call before framing it (a no-op kept for the callers' symmetry: the
-    /// piece is read where it lies).
-    pub fn start(&mut self, _input: &[u8]) {}
 
     fn raw<'s>(&'s mut self, input: &'s [u8]) -> Raw<'s> {
         Raw { held: &self.held, input, base: self.base, cursor: &mut self.cursor, skip_lf: &mut self.skip_lf }

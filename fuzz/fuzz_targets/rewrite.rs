@@ -24,7 +24,6 @@ fn rewrite(rules: &Rules, pieces: &[&[u8]], limit: usize) -> Vec<u8> {
             out.extend_from_slice(piece);
             continue;
         }
-        rewriter.start(piece);
         let fed = stream.feed(piece, |payload| {
             if add_chunk(&mut merge, payload.bytes, payload.error_event).whole() && !payload.error_event {
                 rewriter.payload(piece, &payload, merge.member_ends(), &mut out);
@@ -40,7 +39,6 @@ fn rewrite(rules: &Rules, pieces: &[&[u8]], limit: usize) -> Vec<u8> {
         }
     }
     if !rewriter.passing_through() {
-        rewriter.start(&[]);
         let _ = stream.finish(|payload| {
             if !payload.is_cut_short() && add_chunk(&mut merge, payload.bytes, payload.error_event).whole() && !payload.error_event {
                 rewriter.payload(&[], &payload, merge.member_ends(), &mut out);

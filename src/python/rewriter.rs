@@ -114,14 +114,12 @@ impl Rewriter {
             self.out.extend_from_slice(bytes);
             self.tap.feed_bytes(py, bytes, &mut ())
         } else {
-            self.rewrite.start(bytes);
             self.tap.feed_bytes(py, bytes, &mut Edit { rewrite: &mut self.rewrite, input: bytes, out: &mut self.out })
         };
         result.map(|()| self.output(py))
     }
 
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.rewrite.start(&[]);
         let result = if self.rewrite.passing_through() {
             self.tap.close_observing(py, &mut ())
         } else {

@@ -24,7 +24,6 @@ fn run(rules: Rules, format: Format, pieces: &[&[u8]]) -> Vec<u8> {
     let mut rewriter = Rewriter::new(rules);
     let mut out = Vec::new();
     for piece in pieces {
-        rewriter.start(piece);
         let result = stream.feed(piece, |payload| {
             rewriter.payload(piece, &payload, &[], &mut out);
             Ok::<(), ()>(())
@@ -32,7 +31,6 @@ fn run(rules: Rules, format: Format, pieces: &[&[u8]]) -> Vec<u8> {
         assert!(result.is_ok());
         rewriter.end(piece, stream.complete_offset(), &mut out);
     }
-    rewriter.start(&[]);
     stream
         .finish(|payload| {
             rewriter.payload(&[], &payload, &[], &mut out);
