@@ -65,22 +65,40 @@ pub fn push_str(out: &mut String, text: &str) {
 }
 
 /// An integer.
-#[inline]
+#[inline(always)]
 pub fn write_i64(out: &mut Vec<u8>, value: i64) {
     // Small non-negative ints (a token's `bytes`, 0-255; indexes, counts) pushed without the room:
     // most ints.
+    // Room for three made once (a `push` a digit tested the capacity each time).
     if (0..1000).contains(&value) {
         let value = value as usize;
-        if value >= 100 {
-            out.push(b'0' + (value / 100) as u8);
-        }
+        out.reserve(3);
+        let start = out.len();
         let pair = value % 100 * 2;
-        if value >= 10 {
-            out.push(DIGIT_PAIRS[pair]);
+        // SAFETY: 3 bytes of spare capacity were reserved; `written` (1-3) of them are set, in order.
+        unsafe {
+            let room = out.as_mut_ptr().add(start);
+            let mut written = 0;
+            if value >= 100 {
+                *room = b'0' + (value / 100) as u8;
+                written = 1;
+            }
+            if value >= 10 {
+                *room.add(written) = DIGIT_PAIRS[pair];
+                written += 1;
+            }
+            *room.add(written) = DIGIT_PAIRS[pair + 1];
+            out.set_len(start + written + 1);
         }
-        out.push(DIGIT_PAIRS[pair + 1]);
         return;
     }
+    write_long_i64(out, value);
+}
+
+/// An integer of 4 digits or more, or negative: apart from `write_i64`'s path for small ones, which
+/// then needs no registers saved (the prologue of the two together was a third of a small int's cost).
+#[inline(never)]
+fn write_long_i64(out: &mut Vec<u8>, value: i64) {
     with_room(out, 21, |room| {
         let sign = usize::from(value < 0);
         room[0] = b'-';

@@ -340,6 +340,21 @@ def test_floats_are_spelled_as_msgspec_spells_them() -> None:
     assert chatsse.encode(entry) == msgspec.json.encode(entry)
 
 
+def test_ints_are_spelled_as_msgspec_spells_them() -> None:
+    # Ints of one CPython digit (|value| < 2**30) are read from the object's layout, which differs up
+    # to 3.11 and from 3.12 on (src/python/encode.rs, `compact_int`), and those below 1,000 written
+    # apart: every boundary of both, each sign, then a spread of every bit length up to 70.
+    edges = [0, 1, 9, 10, 99, 100, 999, 1000, 9999, 2**15, 2**30 - 1, 2**30, 2**31, 2**60, 2**62, 2**63 - 1, 2**63, 2**64]
+    values = edges + [-value for value in edges] + [-(2**63), -(2**63) - 1]
+    values += [(value * 0x9E3779B97F4A7C15 >> 6) % 2**bits - 2 ** (bits - 1) for value in range(3000) for bits in (8, 16, 31, 32, 45, 64, 70)]
+    assert len(values) > 21_000
+    chunk = types.ChatCompletionChunk(id="c", created=2**31, choices=[], usage=types.Usage(prompt_tokens=values[3]))
+    chunk.__dict__["ints"] = values
+    expected = b"[" + b",".join(str(value).encode() for value in values) + b"]"
+    assert chatsse.encode(values) == expected
+    assert chatsse.encode(chunk).endswith(b',"ints":' + expected + b"}")
+
+
 def struct_unpack_double(bits: int) -> float:
     import struct
 
