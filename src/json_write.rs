@@ -67,9 +67,8 @@ pub fn push_str(out: &mut String, text: &str) {
 /// An integer.
 #[inline(always)]
 pub fn write_i64(out: &mut Vec<u8>, value: i64) {
-    // Small non-negative ints (a token's `bytes`, 0-255; indexes, counts) pushed without the room:
-    // most ints.
-    // Room for three made once (a `push` a digit tested the capacity each time).
+    // Small non-negative ints (a token's `bytes`, 0-255; indexes, counts: most ints) written into room
+    // for three reserved once (a `push` a digit tested the capacity each time).
     if (0..1000).contains(&value) {
         let value = value as usize;
         out.reserve(3);
