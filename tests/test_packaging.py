@@ -92,3 +92,11 @@ def test_zizmor_finds_nothing() -> None:
         capture_output=True, text=True, check=False,
     )
     assert (result.returncode, json.loads(result.stdout)) == (0, []), result.stderr
+
+
+def test_the_pgo_training_run_runs() -> None:
+    # scripts/pgo-build trains on this script; a training run that raises would build a wheel from a
+    # profile of nothing. It must run on the installed package, with only what the repo ships.
+    training = ROOT / "scripts" / "pgo-train.py"
+    done = subprocess.run([sys.executable, str(training)], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
