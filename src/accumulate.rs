@@ -1344,7 +1344,7 @@ fn merge_delta(message: &mut Message, scanner: &mut Scanner<'_>, chunk: &mut Chu
         member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| match &*key {
             "content" => merge_content(&mut message.content, scanner, &mut chunk.scratch),
             "tool_calls" => merge_tool_calls(&mut message.tool_calls, scanner, chunk, &member_path),
-            "annotations" => merge_raw_list(&mut message.annotations, scanner, &schema::ANNOTATION, &mut chunk.scratch),
+            "annotations" => merge_raw_list(&mut message.annotations, scanner, &schema::ANNOTATION, schema::check_annotation, &mut chunk.scratch),
             _ => {
                 let ty = schema::MESSAGE.member(&key);
                 merge_member(&mut message.fields, key.clone(), scanner, &ty, chunk, Mode::Delta, &member_path)
@@ -1524,8 +1524,15 @@ fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut
     Ok(())
 }
 
-/// A list that extends (logprobs, annotations), its elements checked against `item` and kept as text.
-fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>, item: &'static Ty, scratch: &mut Vec<u8>) -> Merged {
+/// A list that extends (logprobs, annotations), its elements checked against `item` (by
+/// `check_item`, which is `check` of `item` or a faster path to the same outcome) and kept as text.
+fn merge_raw_list(
+    list: &mut RawList,
+    scanner: &mut Scanner<'_>,
+    item: &'static Ty,
+    check_item: fn(&mut Scanner<'_>, &mut Vec<u8>) -> Result<usize, Refusal>,
+    scratch: &mut Vec<u8>,
+) -> Merged {
     match scanner.peek()? {
         Kind::Null => {
             scanner.null()?;
@@ -1543,8 +1550,13 @@ fn merge_raw_list(list: &mut RawList, scanner: &mut Scanner<'_>, item: &'static 
             let mut first = true;
             let mut at = 0usize;
             while scanner.next_element(&mut first)? {
-                match value_text(scanner, item, scratch) {
-                    Ok((text, compact)) => list.extend(text, compact),
+                scanner.peek()?;
+                scanner.spaced();
+                match check_item(scanner, scratch) {
+                    Ok(start) => {
+                        let text = scanner.text_since(start);
+                        list.extend(text, !scanner.spaced());
+                    }
                     Err(refusal) => {
                         match (list, before) {
                             (RawList::Items(items), Some(length)) => items.truncate(length),
@@ -1585,8 +1597,8 @@ fn merge_logprobs(logprobs: &mut Logprobs, scanner: &mut Scanner<'_>, chunk: &mu
         let key = str_of(&key)?;
         let member_path = path.key(&key);
         member(scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| match &*key {
-            "content" => merge_raw_list(&mut logprobs.content, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
-            "refusal" => merge_raw_list(&mut logprobs.refusal, scanner, &schema::TOKEN_LOGPROB, &mut chunk.scratch),
+            "content" => merge_raw_list(&mut logprobs.content, scanner, &schema::TOKEN_LOGPROB, schema::check_token_logprob, &mut chunk.scratch),
+            "refusal" => merge_raw_list(&mut logprobs.refusal, scanner, &schema::TOKEN_LOGPROB, schema::check_token_logprob, &mut chunk.scratch),
             _ => merge_member(&mut logprobs.fields, key.clone(), scanner, &Ty::Any, chunk, Mode::Snapshot, &member_path),
         })?;
     }

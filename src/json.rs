@@ -820,6 +820,44 @@ impl<'a> Scanner<'a> {
         Ok(name)
     }
 
+    /// Moves past `token` when the input goes on with exactly these bytes (no whitespace skipped);
+    /// returns whether it did. For fast paths that read one expected compact layout and leave any
+    /// other to the pull methods (after a `rewind`): the depth is not tracked, so they must read
+    /// whole values before the scanner is used again.
+    #[inline(always)]
+    pub fn eat(&mut self, token: &[u8]) -> bool {
+        let matched = self.input[self.pos..].starts_with(token);
+        if matched {
+            self.pos += token.len();
+        }
+        matched
+    }
+
+    /// The next byte, whitespace not skipped.
+    #[inline(always)]
+    pub fn next_byte(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    /// Moves past an unsigned integer of at most 18 digits (no sign, fraction or exponent, no
+    /// leading zero but `0` itself); returns false, not moved, where none starts. What follows is
+    /// the caller's to check: `01` reads `0`, and the `1` after it must then fail the caller's next
+    /// `eat`. Every such number fits any integer type a chunk declares.
+    #[inline(always)]
+    pub fn eat_small_uint(&mut self) -> bool {
+        let rest = &self.input[self.pos..];
+        let digits = match rest.first() {
+            Some(b'0') => 1,
+            Some(b'1'..=b'9') => rest.iter().take(19).take_while(|byte| byte.is_ascii_digit()).count(),
+            _ => return false,
+        };
+        if digits > 18 {
+            return false;
+        }
+        self.pos += digits;
+        true
+    }
+
     /// The text of the value this scanner just read, which started at `start` (as `skip` returns it).
     pub fn text_since(&self, start: usize) -> &'a str {
         let bytes = &self.input[start..self.pos];

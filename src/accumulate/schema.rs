@@ -280,6 +280,89 @@ fn check_inline(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Re
     Ok(())
 }
 
+/// `check` of an annotation (a message's `annotations` element).
+pub fn check_annotation(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<usize, Refusal> {
+    check(scanner, &ANNOTATION, scratch)
+}
+
+/// `check` of a logprob entry (`TOKEN_LOGPROB`), with the same outcome, first tried as the entries
+/// come from OpenAI and the servers that copy it: compact, the members in declared order, `bytes`
+/// unsigned integers. Read by `check`, member by member against their types, an entry cost a
+/// logprobs stream 45% more than skipping it had (docs/decisions.md §11); most of that was
+/// looking names up and dispatching on types that this layout fixes. Any other layout (whitespace,
+/// another order, a member more or less, a value `check` would refuse) is read again by `check`
+/// from the entry's start, so the fast path only ever accepts what `check` accepts.
+pub fn check_token_logprob(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Result<usize, Refusal> {
+    let mark = scanner.mark();
+    let start = scanner.position();
+    if compact_token_logprob(scanner, scratch) {
+        return Ok(start);
+    }
+    scanner.rewind(mark);
+    check(scanner, &TOKEN_LOGPROB, scratch)
+}
+
+/// `{"token":…,"logprob":…,"bytes":…,"top_logprobs":[{"token":…,"logprob":…,"bytes":…},…]}`,
+/// compact; false where the input departs from it.
+fn compact_token_logprob(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
+    if !scanner.eat(b"{") || !compact_logprob_members(scanner, scratch) || !scanner.eat(b",\"top_logprobs\":[") {
+        return false;
+    }
+    if !scanner.eat(b"]") {
+        loop {
+            if !scanner.eat(b"{") || !compact_logprob_members(scanner, scratch) || !scanner.eat(b"}") {
+                return false;
+            }
+            if scanner.eat(b"]") {
+                break;
+            }
+            if !scanner.eat(b",") {
+                return false;
+            }
+        }
+    }
+    scanner.eat(b"}")
+}
+
+/// `"token":…,"logprob":…,"bytes":…` (members of `TOP_LOGPROB`, the first three of `TOKEN_LOGPROB`).
+#[inline(always)]
+fn compact_logprob_members(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
+    if !scanner.eat(b"\"token\":") || scanner.next_byte() != Some(b'"') {
+        return false;
+    }
+    match scanner.string() {
+        Ok(token) if !token.escaped || token.unescaped(scratch).is_ok() => {}
+        _ => return false,
+    }
+    // A logprob is a float: any number a Python float holds (an integer too).
+    if !scanner.eat(b",\"logprob\":") || !matches!(scanner.next_byte(), Some(b'-' | b'0'..=b'9')) || scanner.holdable_number().is_err() {
+        return false;
+    }
+    if !scanner.eat(b",\"bytes\":") {
+        return false;
+    }
+    if scanner.eat(b"null") {
+        return true;
+    }
+    if !scanner.eat(b"[") {
+        return false;
+    }
+    if scanner.eat(b"]") {
+        return true;
+    }
+    loop {
+        if !scanner.eat_small_uint() {
+            return false;
+        }
+        if scanner.eat(b"]") {
+            return true;
+        }
+        if !scanner.eat(b",") {
+            return false;
+        }
+    }
+}
+
 /// Reads the value under the scanner, checking that it is of type `ty`; returns where it started.
 /// On a type mismatch the scanner may have stopped inside the value: the caller resumes from the
 /// start it noted (see `Accumulator::member`).
@@ -334,4 +417,115 @@ pub fn check(scanner: &mut Scanner<'_>, ty: &Ty, scratch: &mut Vec<u8>) -> Resul
         }
     }
     Ok(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both readings of a logprob entry: `check_token_logprob`'s result and end, `check`'s, and
+    /// whether the fast path alone took it.
+    fn both(input: &[u8]) -> ((Result<usize, Refusal>, usize), (Result<usize, Refusal>, usize), bool) {
+        let mut scratch = Vec::new();
+        let mut fast = Scanner::new(input).unwrap();
+        let fast_only = compact_token_logprob(&mut fast, &mut scratch);
+        let mut tried = Scanner::new(input).unwrap();
+        let tried = (check_token_logprob(&mut tried, &mut scratch), tried.position());
+        let mut general = Scanner::new(input).unwrap();
+        let general = (check(&mut general, &TOKEN_LOGPROB, &mut scratch), general.position());
+        if fast_only {
+            assert_eq!(general.0, Ok(0), "the fast path took what check refuses: {}", String::from_utf8_lossy(input));
+            assert_eq!(fast.position(), general.1, "the fast path ended elsewhere: {}", String::from_utf8_lossy(input));
+        }
+        (tried, general, fast_only)
+    }
+
+    const ENTRIES: [&str; 4] = [
+        r#"{"token":" chunk","logprob":-0.64693790,"bytes":[32,99,104],"top_logprobs":[{"token":" to","logprob":-0.21236476,"bytes":[32,116,111]},{"token":"\u00e9\n","logprob":0,"bytes":null}]}"#,
+        r#"{"token":"a","logprob":-1.5e-3,"bytes":[],"top_logprobs":[]}"#,
+        r#"{"token":"\ud83d\ude00","logprob":-12,"bytes":[240,159,152,128],"top_logprobs":[{"token":"b","logprob":-3.25,"bytes":[0]}]}"#,
+        r#"{"token":"x","logprob":-1.0,"bytes":null,"top_logprobs":[{"token":"y","logprob":-2.0,"bytes":[121]},{"token":"z","logprob":-3.0,"bytes":[122]}]}"#,
+    ];
+
+    #[test]
+    fn the_fast_logprob_path_reads_the_compact_layout() {
+        for entry in ENTRIES {
+            let (tried, general, fast_only) = both(entry.as_bytes());
+            assert!(fast_only, "{entry}");
+            assert_eq!(tried, (Ok(0), entry.len()));
+            assert_eq!(general, tried);
+        }
+    }
+
+    #[test]
+    fn every_other_layout_gets_what_check_gives() {
+        // Spaced, reordered, with a member more, a float or a long or negative integer in `bytes`:
+        // not the fast path's, still accepted.
+        for entry in [
+            r#"{"token": "a", "logprob": -1, "bytes": [97], "top_logprobs": []}"#,
+            r#"{"logprob":-1,"token":"a","bytes":[97],"top_logprobs":[]}"#,
+            r#"{"token":"a","logprob":-1,"bytes":[97],"top_logprobs":[],"extra":{"k":[1]}}"#,
+            r#"{"token":"a","logprob":-1,"bytes":[1234567890123456789012],"top_logprobs":[]}"#,
+            r#"{"token":"a","logprob":-1,"bytes":[-1],"top_logprobs":[]}"#,
+            r#"{"token":"a","logprob":-1,"top_logprobs":[]}"#,
+        ] {
+            let (tried, general, fast_only) = both(entry.as_bytes());
+            assert!(!fast_only, "{entry}");
+            assert_eq!(tried, (Ok(0), entry.len()), "{entry}");
+            assert_eq!(general, tried);
+        }
+        // Values of the wrong type or that no Python value holds: refused, as check refuses them.
+        for (entry, message) in [
+            (r#"{"token":"\ud800","logprob":-1,"bytes":null,"top_logprobs":[]}"#, "lone UTF-16 surrogate"),
+            (r#"{"token":"a","logprob":-1e400,"bytes":null,"top_logprobs":[]}"#, "out of range"),
+            (r#"{"token":"a","logprob":-1,"bytes":[1.5],"top_logprobs":[]}"#, "expected an integer, found a float"),
+            (r#"{"token":"a","logprob":"-1","bytes":null,"top_logprobs":[]}"#, "expected a number, found a string"),
+            (r#"{"token":"a","logprob":-1,"bytes":null,"top_logprobs":[{"token":7,"logprob":-1,"bytes":null}]}"#, "expected a string"),
+        ] {
+            let (tried, general, fast_only) = both(entry.as_bytes());
+            assert!(!fast_only, "{entry}");
+            match &tried.0 {
+                Err(Refusal::Type(mismatch)) => assert!(mismatch.message.contains(message), "{entry}: {}", mismatch.message),
+                other => panic!("{entry}: {other:?}"),
+            }
+            assert_eq!(general, tried);
+        }
+    }
+
+    /// Each entry with one byte replaced, deleted or inserted at every place: the fast path never
+    /// accepts what `check` refuses, never ends elsewhere, and the outcome is always `check`'s.
+    #[test]
+    fn no_change_of_one_byte_tells_the_two_readings_apart() {
+        let replacements = b"\"\\,:{}[] \n0-9.eE+nulltrux\x01\x7f\xc3";
+        let (mut fast, mut cases) = (0, 0);
+        for entry in ENTRIES {
+            let entry = entry.as_bytes();
+            for at in 0..=entry.len() {
+                let mut variants = Vec::new();
+                if at < entry.len() {
+                    let mut deleted = entry.to_vec();
+                    deleted.remove(at);
+                    variants.push(deleted);
+                }
+                for &byte in replacements {
+                    let mut inserted = entry.to_vec();
+                    inserted.insert(at, byte);
+                    variants.push(inserted);
+                    if at < entry.len() && entry[at] != byte {
+                        let mut replaced = entry.to_vec();
+                        replaced[at] = byte;
+                        variants.push(replaced);
+                    }
+                }
+                for variant in variants {
+                    let (tried, general, fast_only) = both(&variant);
+                    assert_eq!(tried, general, "{}", String::from_utf8_lossy(&variant));
+                    fast += usize::from(fast_only);
+                    cases += 1;
+                }
+            }
+        }
+        // The walk reaches both paths: digits changed in place stay on the fast one.
+        assert!(fast > 200 && cases - fast > 5_000, "fast {fast} of {cases}");
+    }
 }
