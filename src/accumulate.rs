@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::json::{JsonError, JsonErrorKind, Kind, Mark, Scanner};
-use schema::{check, check_number, check_string, found, mismatch, Mismatch, Refusal, Ty};
+use schema::{check, check_inline, check_number, check_string, found, mismatch, Mismatch, Refusal, Ty};
 
 /// Keys whose string value identifies rather than accumulates: set once, never concatenated.
 const SET_ONCE_KEYS: &[&str] = &["id", "index", "type", "name", "role", "format", "object"];
@@ -794,6 +794,8 @@ impl Accumulator {
                         if scanner.peek()? == Kind::Null {
                             scanner.null()?;
                             usage.get_or_insert(Value::Null);
+                        } else if matches!(usage, Some(Value::Json(stored)) if scanner.eat(stored.as_bytes())) {
+                            // The same usage again (some providers send it on every chunk): see `merge_from`.
                         } else {
                             *usage = Some(checked_json(scanner, &schema::USAGE, &mut chunk.scratch)?);
                         }
@@ -821,7 +823,8 @@ impl Accumulator {
                             if scanner.peek()? == Kind::Null && !ty.nullable() {
                                 return Ok(scanner.null()?); // null never changes a value
                             }
-                            let start = check(scanner, &ty, &mut chunk.scratch)?;
+                            let start = scanner.position();
+                            check_inline(scanner, &ty, &mut chunk.scratch)?;
                             if first.is_none() {
                                 let text = scanner.text_since(start);
                                 if !matches!(text, "\"\"" | "0" | "null") {
@@ -1004,10 +1007,10 @@ fn add_choice(
         if key == "index" {
             let at = scanner.position();
             let index = match scanner.peek()? {
-                Kind::Number => {
-                    let number = scanner.number()?;
-                    number.as_i64().ok_or_else(|| index_refusal(at, &number, path))?
-                }
+                Kind::Number => match scanner.small_integer() {
+                    Some(index) => index,
+                    None => any_index(scanner, path)?,
+                },
                 Kind::Null => {
                     scanner.null()?;
                     position
@@ -1045,6 +1048,15 @@ fn add_choice(
         member(&mut scanner, chunk, &member_path, #[inline(always)] |scanner, chunk| merge_delta(&mut choice.message, scanner, chunk, &member_path))?;
     }
     Ok(())
+}
+
+/// A choice index that `small_integer` did not read (a negative one, or no 64-bit integer at all).
+#[cold]
+#[inline(never)]
+fn any_index(scanner: &mut Scanner<'_>, path: &Path<'_>) -> Result<i64, Failure> {
+    let at = scanner.position();
+    let number = scanner.number()?;
+    number.as_i64().ok_or_else(|| index_refusal(at, &number, path))
 }
 
 /// A choice index that is a number but no 64-bit integer.
@@ -1152,6 +1164,12 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
         return Err(wrong_kind(scanner, ty, kind).into());
     }
     if let (Value::Json(stored), Kind::Object | Kind::Array) = (&*target, kind) {
+        // The same compact value again (providers repeat such members on every chunk: Azure's
+        // content filter results, a usage on every chunk): its bytes were checked when it was kept,
+        // and an object or array ends where its bytes do, so nothing but the bytes is read.
+        if scanner.eat(stored.as_bytes()) {
+            return Ok(());
+        }
         let mark = scanner.mark();
         // Only whitespace inside the value counts: the space before it (`"a": {...}`) must not make a
         // repeated value look changed, or the result would depend on the spacing around members.
@@ -1214,7 +1232,11 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
         (Value::Raw(current), Kind::Number | Kind::Bool) => {
             let start = scanner.position();
             if kind == Kind::Number {
-                check_number(&scanner.number()?, ty)?;
+                // As `check_number`, without a `JsonNumber` handed back through memory (see
+                // `Scanner::small_integer`): a tool call's `index` comes here on every fragment.
+                if !scanner.holdable_number()? && *ty.non_null() == Ty::Int {
+                    return Err(mismatch(start, ty, "a float").into());
+                }
             } else {
                 scanner.boolean()?;
             }
@@ -1480,16 +1502,11 @@ fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut
         match (&*key, scanner.peek()?) {
             ("index", Kind::Null) => scanner.null()?,
             ("index", kind) => {
-                let at = scanner.position();
-                let number = if kind == Kind::Number { Some(scanner.number()?) } else { None };
-                match number.as_ref().and_then(|number| number.as_i64()) {
-                    Some(value) => index = Some(value),
-                    None => {
-                        let found = number.map_or_else(|| found(kind, None).to_owned(), |number| number.text.to_owned());
-                        let message = format!("a tool call's index must be a 64-bit integer, found {found}");
-                        return Err(Failure::PlacedMismatch(Box::new(AccumulateError { offset: at, path: path.key("index").render(), message })));
-                    }
-                }
+                let small = if kind == Kind::Number { scanner.small_integer() } else { None };
+                index = Some(match small {
+                    Some(value) => value,
+                    None => any_tool_call_index(scanner, kind, path)?,
+                });
             }
             ("id", Kind::String) => id = Some(str_of(&scanner.string()?)?).filter(|id| !id.is_empty()),
             _ => {
@@ -1522,6 +1539,22 @@ fn merge_tool_call(calls: &mut ToolCalls, scanner: &mut Scanner<'_>, chunk: &mut
         })?;
     }
     Ok(())
+}
+
+/// A tool call's `index` that `small_integer` did not read: a negative one, or a refusal.
+#[cold]
+#[inline(never)]
+fn any_tool_call_index(scanner: &mut Scanner<'_>, kind: Kind, path: &Path<'_>) -> Result<i64, Failure> {
+    let at = scanner.position();
+    let number = if kind == Kind::Number { Some(scanner.number()?) } else { None };
+    match number.as_ref().and_then(|number| number.as_i64()) {
+        Some(value) => Ok(value),
+        None => {
+            let found = number.map_or_else(|| found(kind, None).to_owned(), |number| number.text.to_owned());
+            let message = format!("a tool call's index must be a 64-bit integer, found {found}");
+            Err(Failure::PlacedMismatch(Box::new(AccumulateError { offset: at, path: path.key("index").render(), message })))
+        }
+    }
 }
 
 /// A list that extends (logprobs, annotations), its elements checked against `item` (by

@@ -858,6 +858,30 @@ impl<'a> Scanner<'a> {
         true
     }
 
+    /// Reads a number that is an unsigned integer of at most 18 digits (a choice's or a tool call's
+    /// `index`, nearly always) and returns its value; None, not moved, for any other number or value
+    /// (then read it with `number`). Returned in registers: `number` hands back a `JsonNumber`
+    /// through memory, and reloading it stalled on store forwarding where an index is read on every
+    /// chunk (perf: a tenth of the merge's time on tool-call fragments).
+    #[inline(always)]
+    pub fn small_integer(&mut self) -> Option<i64> {
+        let rest = &self.input[self.pos..];
+        let mut value = 0i64;
+        let mut digits = 0;
+        while let Some(&byte) = rest.get(digits).filter(|byte| byte.is_ascii_digit()) {
+            if digits == 18 || (digits == 1 && value == 0) {
+                return None; // too long for certain, or a leading zero: `number` decides
+            }
+            value = value * 10 + i64::from(byte - b'0');
+            digits += 1;
+        }
+        if digits == 0 || matches!(rest.get(digits), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.pos += digits;
+        Some(value)
+    }
+
     /// The text of the value this scanner just read, which started at `start` (as `skip` returns it).
     pub fn text_since(&self, start: usize) -> &'a str {
         let bytes = &self.input[start..self.pos];

@@ -247,3 +247,50 @@ fn numbers_read_while_scanning_are_the_parsers_values() {
     }
 }
 
+
+#[test]
+fn small_integer_reads_what_number_reads_as_an_i64_or_leaves_it() {
+    for (text, expected) in [
+        ("0", Some(0)),
+        ("7,", Some(7)),
+        ("42}", Some(42)),
+        ("123456789012345678]", Some(123_456_789_012_345_678)),
+        ("1234567890123456789", None), // 19 digits: `number` decides
+        ("01", None),
+        ("00", None),
+        ("1.5", None),
+        ("1e3", None),
+        ("2E1", None),
+        ("-1", None),
+        ("\"1\"", None),
+        ("", None),
+    ] {
+        let mut scanner = Scanner::new(text.as_bytes()).unwrap();
+        assert_eq!(scanner.small_integer(), expected, "{text:?}");
+        match expected {
+            // Where `number` would have stopped, with the same value.
+            Some(value) => {
+                let mut reference = Scanner::new(text.as_bytes()).unwrap();
+                assert_eq!(reference.number().unwrap().as_i64(), Some(value));
+                assert_eq!(scanner.position(), reference.position(), "{text:?}");
+            }
+            None => assert_eq!(scanner.position(), 0, "{text:?}"),
+        }
+    }
+}
+
+#[test]
+fn eat_and_eat_small_uint_move_only_on_a_match() {
+    let mut scanner = Scanner::new(b"{\"a\":12,0x").unwrap();
+    assert!(!scanner.eat(b"{\"b\""));
+    assert_eq!(scanner.position(), 0);
+    assert!(scanner.eat(b"{\"a\":"));
+    assert!(scanner.eat_small_uint());
+    assert_eq!(scanner.position(), 7);
+    assert!(!scanner.eat_small_uint()); // at the comma
+    assert!(scanner.eat(b","));
+    assert!(scanner.eat_small_uint()); // `0`, the `x` after it is the caller's to refuse
+    assert_eq!(scanner.next_byte(), Some(b'x'));
+    assert!(!scanner.eat(b"xy"));
+    assert!(Scanner::new(b"1234567890123456789").unwrap().eat_small_uint() == false);
+}
