@@ -610,3 +610,68 @@ fn a_null_count_in_a_usage_is_left_out_not_the_usage() {
     let outcome = accumulator.add(br#"{"choices":[],"usage":{"prompt_tokens":"5"}}"#).unwrap();
     assert_eq!(outcome.rejected.map(|rejected| rejected.path), Some("$.usage.prompt_tokens".to_owned()));
 }
+
+/// `payload` with a space after every `:` and `,` outside strings: the same JSON, which none of the
+/// compact-layout shortcuts takes (`append_arguments`, a repeated value read as its bytes, the
+/// logprob entry's fast check).
+fn spaced(payload: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+    for c in payload.chars() {
+        out.push(c);
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ':' | ',' if !in_string => out.push(' '),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_compact_shortcuts_merge_as_the_general_reading_does() {
+    let streams: [&[&str]; 3] = [
+        &[
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","type":"function","function":{"name":"g","arguments":"["}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1\u00e9}"}}]}}]}"#,
+            // Not appended: a lone surrogate (reported), an index no call has yet (a new call), a
+            // call without arguments so far.
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\ud800"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"function":{"arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":3,"id":"d","function":{"name":"h"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":3,"function":{"arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"]"}}]},"finish_reason":"tool_calls"}]}"#,
+        ],
+        &[
+            r#"{"choices":[{"index":0,"delta":{"content":"a"},"content_filter_results":{"hate":{"filtered":false}}}],"usage":{"prompt_tokens":1,"total_tokens":1},"x":[1,{"k":2}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"b"},"content_filter_results":{"hate":{"filtered":false}}}],"usage":{"prompt_tokens":1,"total_tokens":1},"x":[1,{"k":2}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"c"},"content_filter_results":{"hate":{"filtered":true}}}],"usage":{"prompt_tokens":1,"total_tokens":2},"x":[1,{"k":3}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"d"},"content_filter_results":{"hate":{"filtered":true}}}],"usage":{"prompt_tokens":1,"total_tokens":2},"x":[1,{"k":3}]}"#,
+        ],
+        &[
+            r#"{"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"token":"a","logprob":-0.5,"bytes":[97],"top_logprobs":[{"token":"b","logprob":-1,"bytes":null}]}],"refusal":null}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"\u00e9"},"logprobs":{"content":[{"token":"\u00e9","logprob":-0.25,"bytes":[195,169],"top_logprobs":[]}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"c"},"logprobs":{"content":[{"token":"c","logprob":-1e400,"bytes":[99],"top_logprobs":[]}]}}]}"#,
+        ],
+    ];
+    for payloads in streams {
+        let (mut compact, mut general) = (Accumulator::new(), Accumulator::new());
+        let spaced_payloads: Vec<String> = payloads.iter().map(|payload| spaced(payload)).collect();
+        let spaced_payloads: Vec<&str> = spaced_payloads.iter().map(String::as_str).collect();
+        let reported = |errors: Vec<Option<AccumulateError>>| errors.into_iter().map(|error| error.map(|error| (error.path, error.message))).collect::<Vec<_>>();
+        let compact_errors = reported(add_all(&mut compact, payloads));
+        let general_errors = reported(add_all(&mut general, &spaced_payloads));
+        assert_eq!(compact_errors, general_errors);
+        assert_eq!(json_of(&compact), json_of(&general));
+    }
+    // What the first stream adds up to, whichever way it was read.
+    let mut accumulator = Accumulator::new();
+    let errors = add_all(&mut accumulator, streams[0]);
+    assert_eq!(errors[4].as_ref().map(|error| error.path.as_str()), Some("$.choices[0].delta.tool_calls[0].function.arguments"));
+    assert!(json_of(&accumulator).contains(
+        r#""tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1é}"}},{"id":"b","type":"function","function":{"name":"g","arguments":"[]"}},{"type":"function","function":{"arguments":"{}"}},{"id":"d","type":"function","function":{"name":"h","arguments":"{}"}}]"#
+    ), "{}", json_of(&accumulator));
+}
