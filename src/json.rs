@@ -278,6 +278,9 @@ impl JsonNumber<'_> {
 /// What `Scanner::number_end` learns on the way: the pieces of a `JsonNumber` other than its text.
 struct NumberParts {
     integer: bool,
+    /// Below 10 to this power (all digits and the exponent counted; i32::MAX when the exponent has
+    /// more than 4 digits): a float below 10^308 is finite without parsing it.
+    magnitude: i32,
     significand: u64,
     exponent: i32,
     negative: bool,
@@ -435,7 +438,7 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub fn number(&mut self) -> Result<JsonNumber<'a>, JsonError> {
         let start = self.pos;
-        let NumberParts { integer, significand, exponent, negative, exact } = self.number_end()?;
+        let NumberParts { integer, significand, exponent, negative, exact, .. } = self.number_end()?;
         // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
         let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
         Ok(JsonNumber { text, integer, offset: start, significand, exponent, negative, exact })
@@ -459,7 +462,12 @@ impl<'a> Scanner<'a> {
     fn rare_number(&self, start: usize, parts: NumberParts) -> Result<bool, JsonError> {
         // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
         let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
-        let NumberParts { integer, significand, exponent, negative, exact } = parts;
+        if !parts.integer && parts.magnitude <= 308 {
+            // Finite for certain (f64::MAX is 1.8e308): long floats (a moderation score's 20
+            // digits) need no parse to be known holdable.
+            return Ok(false);
+        }
+        let NumberParts { integer, significand, exponent, negative, exact, .. } = parts;
         JsonNumber { text, integer, offset: start, significand, exponent, negative, exact }.check_holdable()?;
         Ok(integer)
     }
@@ -536,7 +544,9 @@ impl<'a> Scanner<'a> {
             exponent += sign * value.min(1 << 20);
         }
         self.pos = pos;
-        Ok(NumberParts { integer, significand, exponent, negative, exact: digits_read <= 19 && exponent_short })
+        // Clamped digits keep the bound true: the exponent is at least -2^21 (see above).
+        let magnitude = if exponent_short { digits_read.min(1 << 24) as i32 + exponent } else { i32::MAX };
+        Ok(NumberParts { integer, magnitude, significand, exponent, negative, exact: digits_read <= 19 && exponent_short })
     }
 
     /// Consumes a string (after `peek` said String), checking escapes and control characters.

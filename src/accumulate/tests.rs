@@ -675,3 +675,26 @@ fn the_compact_shortcuts_merge_as_the_general_reading_does() {
         r#""tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1é}"}},{"id":"b","type":"function","function":{"name":"g","arguments":"[]"}},{"type":"function","function":{"arguments":"{}"}},{"id":"d","type":"function","function":{"name":"h","arguments":"{}"}}]"#
     ), "{}", json_of(&accumulator));
 }
+
+#[test]
+fn repeated_names_are_found_in_kept_text_by_either_reading() {
+    let many: Vec<String> = (0..INDEXED_FROM + 3).map(|k| format!(r#""k{k}":{k}"#)).collect();
+    let many_repeated = format!("{{{},\"k2\":0}}", many.join(","));
+    let many = format!("{{{}}}", many.join(","));
+    for (text, repeated) in [
+        (r#"{"a":1,"b":2}"#, false),
+        (r#"{"a":1,"a":2}"#, true),
+        (r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#, false), // the same name in different objects
+        (r#"{"a":[{"x":1,"y":{"x":2},"x":3}]}"#, true),
+        (r#"[{"a":"\":\"a","a":1}]"#, true), // a value holding `":` is no name
+        (r#"[{"a":"\":\"b","b":1}]"#, false),
+        (r#"{"ab":1,"a\u0062":2}"#, true), // the same name escaped
+        (r#"{"s":"\\","t":"\"\\\""}"#, false),
+        (r#"[1,"a",{"z":[]},{"z":{}}]"#, false),
+        (many.as_str(), false),
+        (many_repeated.as_str(), true),
+    ] {
+        assert_eq!(has_duplicate_keys(text.as_bytes()), repeated, "{text}");
+        assert_eq!(has_duplicate_keys_read(text.as_bytes()), repeated, "{text}");
+    }
+}

@@ -294,3 +294,25 @@ fn eat_and_eat_small_uint_move_only_on_a_match() {
     assert!(!scanner.eat(b"xy"));
     assert!(Scanner::new(b"1234567890123456789").unwrap().eat_small_uint() == false);
 }
+
+#[test]
+fn floats_below_1e308_are_holdable_without_a_parse_and_the_rest_as_parsed() {
+    for (text, holdable) in [
+        ("0.000015598027633743823", true),
+        ("2.212566909570261e-6", true),
+        ("123456789012345678901234567890.5", true),
+        ("1.7976931348623157e308", true), // f64::MAX: past the bound, parsed
+        ("1.8e308", false),
+        ("17976931348623159e292", false),
+        ("0.00000000000000000000000000001e330", true), // 1e301
+        ("1e-400", true),                               // underflows to 0.0: a float still
+        ("-1e400", false),
+        ("9.99e307", true),
+        ("1e30000", false), // five exponent digits: parsed
+    ] {
+        let mut scanner = Scanner::new(text.as_bytes()).unwrap();
+        let parsed = text.parse::<f64>().unwrap();
+        assert_eq!(parsed.is_finite(), holdable, "{text}");
+        assert_eq!(scanner.holdable_number().is_ok(), holdable, "{text}");
+    }
+}
