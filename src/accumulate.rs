@@ -1956,21 +1956,11 @@ fn has_duplicate_keys(text: &[u8]) -> bool {
                 starts.pop();
             }
             b'"' => {
-                let start = at;
-                let mut escaped = false;
-                loop {
-                    match memchr::memchr2(b'"', b'\\', &text[at..]) {
-                        Some(found) if text[at + found] == b'\\' => {
-                            escaped = true;
-                            at += found + 2;
-                        }
-                        Some(found) => {
-                            at += found + 1;
-                            break;
-                        }
-                        None => return has_duplicate_keys_read(text),
-                    }
-                }
+                // The scanner's string loop, eight bytes at a time.
+                let mut string = Scanner::resume(text, at - 1);
+                let Ok(read) = string.string() else { return has_duplicate_keys_read(text) };
+                let (start, escaped) = (at, read.escaped);
+                at = string.position();
                 if text.get(at) != Some(&b':') {
                     continue; // a string value
                 }

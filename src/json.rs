@@ -450,8 +450,9 @@ impl<'a> Scanner<'a> {
     pub fn holdable_number(&mut self) -> Result<bool, JsonError> {
         let start = self.pos;
         let parts = self.number_end()?;
-        let fast_float = parts.exact && parts.significand <= 1 << 53 && (-22..=22).contains(&parts.exponent);
-        if parts.integer && self.pos - start - usize::from(parts.negative) <= MAX_INT_DIGITS || !parts.integer && fast_float {
+        // A float below 10^308 is finite for certain (f64::MAX is 1.8e308): no parse needed, however
+        // many digits it has (a moderation score has 20).
+        if parts.integer && self.pos - start - usize::from(parts.negative) <= MAX_INT_DIGITS || !parts.integer && parts.magnitude <= 308 {
             return Ok(parts.integer);
         }
         self.rare_number(start, parts)
@@ -462,11 +463,6 @@ impl<'a> Scanner<'a> {
     fn rare_number(&self, start: usize, parts: NumberParts) -> Result<bool, JsonError> {
         // SAFETY: the bytes matched are ASCII digits, signs, '.', 'e' and 'E'.
         let text = unsafe { std::str::from_utf8_unchecked(&self.input[start..self.pos]) };
-        if !parts.integer && parts.magnitude <= 308 {
-            // Finite for certain (f64::MAX is 1.8e308): long floats (a moderation score's 20
-            // digits) need no parse to be known holdable.
-            return Ok(false);
-        }
         let NumberParts { integer, significand, exponent, negative, exact, .. } = parts;
         JsonNumber { text, integer, offset: start, significand, exponent, negative, exact }.check_holdable()?;
         Ok(integer)
