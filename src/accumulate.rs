@@ -973,11 +973,62 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     let mut first = true;
     let mut position = 0;
     while scanner.next_element(&mut first)? {
-        let element = path.index(position);
-        member(scanner, chunk, &element, #[inline(always)] |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
+        if !append_content(choices, slots, scanner, &mut chunk.scratch) {
+            let element = path.index(position);
+            member(scanner, chunk, &element, #[inline(always)] |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
+        }
         position += 1;
     }
     Ok(())
+}
+
+/// The choice that most chunks of an answer carry, as OpenAI lays it out (compact): `{"index":N,
+/// "delta":{"content":"…"},"logprobs":null,"finish_reason":null}`, either null member possibly
+/// absent. Merged as `add_choice` merges it, without its per-member bookkeeping (a path, a mark and
+/// a lookup a member); false, the scanner where it was, for anything else, which `add_choice` then
+/// reads (and reports) as always.
+#[inline(always)]
+fn append_content(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
+    let mark = scanner.mark();
+    if !scanner.eat(b"{\"index\":") {
+        return false;
+    }
+    let Some(index) = scanner.small_integer() else {
+        scanner.rewind(mark);
+        return false;
+    };
+    if !scanner.eat(b",\"delta\":{\"content\":") || scanner.next_byte() != Some(b'"') {
+        scanner.rewind(mark);
+        return false;
+    }
+    let text_at = scanner.mark();
+    if scanner.string().is_err() || !scanner.eat(b"}") {
+        scanner.rewind(mark);
+        return false;
+    }
+    let logprobs = scanner.eat(b",\"logprobs\":null");
+    let finish_reason = scanner.eat(b",\"finish_reason\":null");
+    if !scanner.eat(b"}") {
+        scanner.rewind(mark);
+        return false;
+    }
+    let end = scanner.mark();
+    let slot = choice_slot(choices, slots, index);
+    let choice = &mut choices[slot];
+    scanner.rewind(text_at);
+    if merge_content(&mut choice.message.content, scanner, scratch).is_err() {
+        // An escape that is no text (a lone surrogate): `add_choice` reports it where it is.
+        scanner.rewind(mark);
+        return false;
+    }
+    scanner.rewind(end);
+    if logprobs && !choice.logprobs.seen {
+        (choice.logprobs.seen, choice.logprobs.null_only) = (true, true);
+    }
+    if finish_reason {
+        choice.finish_reason.get_or_insert(Value::Null);
+    }
+    true
 }
 
 /// One choice of a chunk. Members are merged as they are read once the choice's `index` is
