@@ -973,7 +973,7 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     let mut first = true;
     let mut position = 0;
     while scanner.next_element(&mut first)? {
-        if !append_content(choices, slots, scanner, &mut chunk.scratch) {
+        if !append_delta(choices, slots, scanner, &mut chunk.scratch) {
             let element = path.index(position);
             member(scanner, chunk, &element, #[inline(always)] |scanner, chunk| add_choice(choices, slots, scanner, chunk, position as i64, &element))?;
         }
@@ -982,54 +982,94 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     Ok(())
 }
 
-/// The choice that most chunks of an answer carry, as OpenAI lays it out (compact): `{"index":N,
-/// "delta":{"content":"…"},"logprobs":null,"finish_reason":null}`, either null member possibly
-/// absent. Merged as `add_choice` merges it, without its per-member bookkeeping (a path, a mark and
-/// a lookup a member); false, the scanner where it was, for anything else, which `add_choice` then
-/// reads (and reports) as always.
+/// The choice that most chunks of an answer carry, as OpenAI (and DeepSeek, Groq, vLLM, ...) lay it
+/// out, compact: `{"index":N,"delta":{…},"logprobs":null,"finish_reason":null}`, the delta holding
+/// only `content`, `reasoning_content` or `reasoning`, each a string or null (either choice-level
+/// null possibly absent). Merged as `add_choice` merges it, without its per-member bookkeeping (a
+/// path, a mark, a lookup and a type check a member: a third of a content chunk's cost); false, the
+/// scanner where it was, for anything else, which `add_choice` then reads (and reports) as always.
+/// Nothing changes before everything is read and known to merge, so that falling back never
+/// merges a member twice.
 #[inline(always)]
-fn append_content(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
+fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
     let mark = scanner.mark();
-    if !scanner.eat(b"{\"index\":") {
-        return false;
-    }
-    let Some(index) = scanner.small_integer() else {
+    let merged = (|| {
+        if !scanner.eat(b"{\"index\":") {
+            return None;
+        }
+        let index = scanner.small_integer()?;
+        if !scanner.eat(b",\"delta\":{") {
+            return None;
+        }
+        // The delta's members, each read once (a repeated one is the general merge's).
+        let mut texts: [Option<Option<crate::json::JsonStr<'_>>>; DELTA_TEXTS.len()] = [None; DELTA_TEXTS.len()];
+        if !scanner.eat(b"}") {
+            loop {
+                let member = DELTA_TEXTS.iter().position(|(name, _)| scanner.eat(name))?;
+                let value = match scanner.next_byte() {
+                    Some(b'"') => Some(scanner.string().ok().filter(|text| !text.escaped || text.unescaped(scratch).is_ok())?),
+                    _ if scanner.eat(b"null") => None,
+                    _ => return None,
+                };
+                if texts[member].replace(value).is_some() {
+                    return None;
+                }
+                if scanner.eat(b"}") {
+                    break;
+                }
+                if !scanner.eat(b",") {
+                    return None;
+                }
+            }
+        }
+        let logprobs = scanner.eat(b",\"logprobs\":null");
+        let finish_reason = scanner.eat(b",\"finish_reason\":null");
+        if !scanner.eat(b"}") {
+            return None;
+        }
+        // Creating the choice is no change that falling back could repeat: `add_choice` finds it.
+        let slot = choice_slot(choices, slots, index);
+        let choice = &mut choices[slot];
+        // A reasoning member merges here only into the text it extends, or as a null that sets
+        // nothing (the general merge makes a new member, or turns a null into text).
+        for ((_, field), value) in DELTA_TEXTS.iter().zip(&texts) {
+            if let (Some(field), Some(value)) = (field, value) {
+                match (choice.message.fields.get(field), value) {
+                    (Some(Value::Str(_)), _) | (Some(_), None) => {}
+                    _ => return None,
+                }
+            }
+        }
+        for ((_, field), value) in DELTA_TEXTS.iter().zip(texts) {
+            match (field, value) {
+                (None, Some(Some(text))) => append_text(&mut choice.message.content, &text, scratch).ok()?,
+                (None, Some(None)) => choice.message.content.saw_null(),
+                (Some(field), Some(Some(text))) => {
+                    if let Some(Value::Str(current)) = choice.message.fields.get_mut(field) {
+                        push_unescaped(current, &text, scratch).ok()?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if logprobs && !choice.logprobs.seen {
+            (choice.logprobs.seen, choice.logprobs.null_only) = (true, true);
+        }
+        if finish_reason {
+            choice.finish_reason.get_or_insert(Value::Null);
+        }
+        Some(())
+    })();
+    if merged.is_none() {
         scanner.rewind(mark);
-        return false;
-    };
-    if !scanner.eat(b",\"delta\":{\"content\":") || scanner.next_byte() != Some(b'"') {
-        scanner.rewind(mark);
-        return false;
     }
-    let text_at = scanner.mark();
-    if scanner.string().is_err() || !scanner.eat(b"}") {
-        scanner.rewind(mark);
-        return false;
-    }
-    let logprobs = scanner.eat(b",\"logprobs\":null");
-    let finish_reason = scanner.eat(b",\"finish_reason\":null");
-    if !scanner.eat(b"}") {
-        scanner.rewind(mark);
-        return false;
-    }
-    let end = scanner.mark();
-    let slot = choice_slot(choices, slots, index);
-    let choice = &mut choices[slot];
-    scanner.rewind(text_at);
-    if merge_content(&mut choice.message.content, scanner, scratch).is_err() {
-        // An escape that is no text (a lone surrogate): `add_choice` reports it where it is.
-        scanner.rewind(mark);
-        return false;
-    }
-    scanner.rewind(end);
-    if logprobs && !choice.logprobs.seen {
-        (choice.logprobs.seen, choice.logprobs.null_only) = (true, true);
-    }
-    if finish_reason {
-        choice.finish_reason.get_or_insert(Value::Null);
-    }
-    true
+    merged.is_some()
 }
+
+/// The delta members `append_delta` reads, as they stand before the value, and the message field
+/// each goes to (None: the content).
+const DELTA_TEXTS: [(&[u8], Option<&str>); 3] =
+    [(b"\"content\":", None), (b"\"reasoning_content\":", Some("reasoning_content")), (b"\"reasoning\":", Some("reasoning"))];
 
 /// One choice of a chunk. Members are merged as they are read once the choice's `index` is
 /// known; those that come before it (Azure sorts keys: `delta` before `index`) wait for it. A
@@ -1455,27 +1495,10 @@ fn merge_tool_calls(tool_calls: &mut Option<ToolCalls>, scanner: &mut Scanner<'_
 
 fn merge_content(content: &mut Content, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> Merged {
     match scanner.peek()? {
-        Kind::String => {
-            let text = scanner.string()?;
-            match content {
-                Content::Text(current) => push_unescaped(current, &text, scratch)?,
-                Content::Parts(parts) => {
-                    let mut fragment = String::new();
-                    push_unescaped(&mut fragment, &text, scratch)?;
-                    push_text_part(parts, fragment);
-                }
-                Content::Absent | Content::Null => {
-                    let mut current = String::new();
-                    push_unescaped(&mut current, &text, scratch)?;
-                    *content = Content::Text(current);
-                }
-            }
-        }
+        Kind::String => append_text(content, &scanner.string()?, scratch)?,
         Kind::Null => {
             scanner.null()?;
-            if matches!(content, Content::Absent) {
-                *content = Content::Null;
-            }
+            content.saw_null();
         }
         Kind::Array => {
             let Value::Array(incoming) = parse_value(scanner, &Ty::List(&Ty::Any), scratch)? else { unreachable!("an array parses as an array") };
@@ -1492,6 +1515,33 @@ fn merge_content(content: &mut Content, scanner: &mut Scanner<'_>, scratch: &mut
         kind => return Err(mismatch(scanner.position(), &Ty::Content, found(kind, None)).into()),
     }
     Ok(())
+}
+
+/// A content string: appended to the text (or, after parts, as a text part). Unescaped before anything
+/// changes: a failure leaves the content as it was.
+fn append_text(content: &mut Content, text: &crate::json::JsonStr<'_>, scratch: &mut Vec<u8>) -> Result<(), JsonError> {
+    match content {
+        Content::Text(current) => push_unescaped(current, text, scratch)?,
+        Content::Parts(parts) => {
+            let mut fragment = String::new();
+            push_unescaped(&mut fragment, text, scratch)?;
+            push_text_part(parts, fragment);
+        }
+        Content::Absent | Content::Null => {
+            let mut current = String::new();
+            push_unescaped(&mut current, text, scratch)?;
+            *content = Content::Text(current);
+        }
+    }
+    Ok(())
+}
+
+impl Content {
+    fn saw_null(&mut self) {
+        if matches!(self, Content::Absent) {
+            *self = Content::Null;
+        }
+    }
 }
 
 fn text_part(text: String) -> Value {

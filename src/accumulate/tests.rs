@@ -631,7 +631,26 @@ fn spaced(payload: &str) -> String {
 
 #[test]
 fn the_compact_shortcuts_merge_as_the_general_reading_does() {
-    let streams: [&[&str]; 3] = [
+    let streams: [&[&str]; 5] = [
+        &[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"He"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"\"x\"\n"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"llo","content":"!"},"logprobs":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"\ud800"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":null},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":2,"delta":{"content":null}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"},{"index":1,"delta":{"content":"."},"finish_reason":"length"}]}"#,
+        ],
+        &[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":null,"reasoning_content":"Let"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":null},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"me"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":" think","reasoning":" see"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Yes","reasoning_content":null},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"\ud800"},"logprobs":null,"finish_reason":null}]}"#,
+        ],
         &[
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":""}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\":"}}]}}]}"#,
@@ -667,9 +686,19 @@ fn the_compact_shortcuts_merge_as_the_general_reading_does() {
         assert_eq!(compact_errors, general_errors);
         assert_eq!(json_of(&compact), json_of(&general));
     }
-    // What the first stream adds up to, whichever way it was read.
+    // What the first streams add up to, whichever way they were read.
     let mut accumulator = Accumulator::new();
     let errors = add_all(&mut accumulator, streams[0]);
+    assert_eq!(errors[4].as_ref().map(|error| error.path.as_str()), Some("$.choices[0].delta.content"));
+    assert_eq!(
+        json_of(&accumulator),
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"logprobs":null,"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"\"x\"\n."},"finish_reason":"length"},{"index":2,"message":{"role":"assistant","content":null},"finish_reason":null}]}"#
+    );
+    let mut accumulator = Accumulator::new();
+    add_all(&mut accumulator, streams[1]);
+    assert!(json_of(&accumulator).contains(r#""message":{"role":"assistant","content":"Yes","reasoning_content":"Let think","reasoning":"me see"}"#), "{}", json_of(&accumulator));
+    let mut accumulator = Accumulator::new();
+    let errors = add_all(&mut accumulator, streams[2]);
     assert_eq!(errors[4].as_ref().map(|error| error.path.as_str()), Some("$.choices[0].delta.tool_calls[0].function.arguments"));
     assert!(json_of(&accumulator).contains(
         r#""tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1é}"}},{"id":"b","type":"function","function":{"name":"g","arguments":"[]"}},{"type":"function","function":{"arguments":"{}"}},{"id":"d","type":"function","function":{"name":"h","arguments":"{}"}}]"#
