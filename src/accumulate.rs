@@ -789,18 +789,7 @@ impl Accumulator {
                 "usage" => {
                     replaceable = true;
                     let usage = &mut self.usage;
-                    member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
-                        // The last non-null usage replaces the earlier one whole: counts are totals.
-                        if scanner.peek()? == Kind::Null {
-                            scanner.null()?;
-                            usage.get_or_insert(Value::Null);
-                        } else if matches!(usage, Some(Value::Json(stored)) if scanner.eat(stored.as_bytes())) {
-                            // The same usage again (some providers send it on every chunk): see `merge_from`.
-                        } else {
-                            *usage = Some(checked_json(scanner, &schema::USAGE, &mut chunk.scratch)?);
-                        }
-                        Ok(())
-                    })?;
+                    member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| add_usage(usage, scanner, chunk))?;
                 }
                 "object" => {
                     if scanner.peek()? == Kind::String {
@@ -819,22 +808,7 @@ impl Accumulator {
                     if let Some(slot) = FIRST_NON_EMPTY.iter().position(|candidate| *candidate == name) {
                         let ty = schema::COMPLETION.member(name);
                         let (first, first_empty) = (&mut self.first[slot], &mut self.first_empty[slot]);
-                        member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
-                            if scanner.peek()? == Kind::Null && !ty.nullable() {
-                                return Ok(scanner.null()?); // null never changes a value
-                            }
-                            let start = scanner.position();
-                            check_inline(scanner, &ty, &mut chunk.scratch)?;
-                            if first.is_none() {
-                                let text = scanner.text_since(start);
-                                if !matches!(text, "\"\"" | "0" | "null") {
-                                    *first = Some(text.into());
-                                } else if first_empty.is_none() {
-                                    *first_empty = Some(text.into());
-                                }
-                            }
-                            Ok(())
-                        })?;
+                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| add_first_non_empty(first, first_empty, &ty, scanner, chunk))?;
                     } else {
                         if name == "error" {
                             upstream_error |= scanner.peek()? != Kind::Null;
@@ -843,16 +817,7 @@ impl Accumulator {
                         replaceable = true;
                         let extension = name.starts_with("x_");
                         let (fields, extension_usage) = (&mut self.fields, &mut self.extension_usage);
-                        member(&mut scanner, &mut self.chunk, &path, #[inline(always)] |scanner, chunk| {
-                            let start = Scanner::at(scanner);
-                            merge_member(fields, Cow::Borrowed(name), scanner, &Ty::Any, chunk, Mode::Snapshot, &path)?;
-                            if extension {
-                                if let Some(usage) = usage_inside(start, &mut chunk.scratch) {
-                                    *extension_usage = Some(usage);
-                                }
-                            }
-                            Ok(())
-                        })?;
+                        member(&mut scanner, &mut self.chunk, &path, |scanner, chunk| add_extra(fields, extension_usage, name, extension, scanner, chunk, &path))?;
                     }
                 }
             }
@@ -918,6 +883,66 @@ impl Accumulator {
         }
         out.push('}');
     }
+}
+
+// The top-level members other than `choices`, each merged out of line: kept out of `add_members`,
+// whose loop every chunk runs, their code does not crowd it out of the instruction cache (a chunk
+// of a provider that sorts its keys, `choices` first, missed the L1 instruction cache ~6x as often
+// as before these functions were split out, docs/decisions.md §11).
+
+/// A chunk's `usage`: the last non-null one replaces the earlier one whole (counts are totals).
+#[inline(never)]
+fn add_usage(usage: &mut Option<Value>, scanner: &mut Scanner<'_>, chunk: &mut Chunk) -> Merged {
+    if scanner.peek()? == Kind::Null {
+        scanner.null()?;
+        usage.get_or_insert(Value::Null);
+    } else if matches!(usage, Some(Value::Json(stored)) if scanner.eat(stored.as_bytes())) {
+        // The same usage again (some providers send it on every chunk): see `merge_from`.
+    } else {
+        *usage = Some(checked_json(scanner, &schema::USAGE, &mut chunk.scratch)?);
+    }
+    Ok(())
+}
+
+/// One of FIRST_NON_EMPTY, checked; kept as its text when it is the first non-empty one.
+#[inline(never)]
+fn add_first_non_empty(first: &mut Option<Box<str>>, first_empty: &mut Option<Box<str>>, ty: &Ty, scanner: &mut Scanner<'_>, chunk: &mut Chunk) -> Merged {
+    if scanner.peek()? == Kind::Null && !ty.nullable() {
+        return Ok(scanner.null()?); // null never changes a value
+    }
+    let start = scanner.position();
+    check_inline(scanner, ty, &mut chunk.scratch)?;
+    if first.is_none() {
+        let text = scanner.text_since(start);
+        if !matches!(text, "\"\"" | "0" | "null") {
+            *first = Some(text.into());
+        } else if first_empty.is_none() {
+            *first_empty = Some(text.into());
+        }
+    }
+    Ok(())
+}
+
+/// An undeclared top-level member (a provider's extra), kept as it comes; a provider extension
+/// (`x_…`) may hold the usage.
+#[inline(never)]
+fn add_extra(
+    fields: &mut Fields,
+    extension_usage: &mut Option<Value>,
+    name: &str,
+    extension: bool,
+    scanner: &mut Scanner<'_>,
+    chunk: &mut Chunk,
+    path: &Path<'_>,
+) -> Merged {
+    let start = Scanner::at(scanner);
+    merge_member(fields, Cow::Borrowed(name), scanner, &Ty::Any, chunk, Mode::Snapshot, path)?;
+    if extension {
+        if let Some(usage) = usage_inside(start, &mut chunk.scratch) {
+            *extension_usage = Some(usage);
+        }
+    }
+    Ok(())
 }
 
 /// The member is stream-only padding (a string under one of PADDING_KEYS).
