@@ -1007,10 +1007,10 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
     Ok(())
 }
 
-/// The choice that most chunks of an answer carry, as OpenAI (and DeepSeek, Groq, vLLM, ...) lay it
-/// out, compact: `{"index":N,"delta":{…},"logprobs":null,"finish_reason":null}`, the delta holding
-/// only `content`, `reasoning_content` or `reasoning`, each a string or null (either choice-level
-/// null possibly absent). Merged as `add_choice` merges it, without its per-member bookkeeping (a
+/// The choice that most chunks of an answer carry, compact: `{"index":N,"delta":{…},"logprobs":null,
+/// "finish_reason":null}` as OpenAI, DeepSeek, Groq or vLLM send it, members in any order (`logprobs`
+/// and `finish_reason` possibly absent, the reason possibly a string), the delta holding only
+/// `content`, `reasoning_content` or `reasoning`, each a string or null. Merged as `add_choice` merges it, without its per-member bookkeeping (a
 /// path, a mark, a lookup and a type check a member: a third of a content chunk's cost); false, the
 /// scanner where it was, for anything else, which `add_choice` then reads (and reports) as always.
 /// Nothing changes before everything is read and known to merge, so that falling back never
@@ -1019,39 +1019,56 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
 fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
     let mark = scanner.mark();
     let merged = (|| {
-        if !scanner.eat(b"{\"index\":") {
-            return None;
-        }
-        let index = scanner.small_integer()?;
-        if !scanner.eat(b",\"delta\":{") {
-            return None;
-        }
-        // The delta's members, each read once (a repeated one is the general merge's).
+        // The choice's members in any order (Azure and DashScope sort them), each at most once.
+        let (mut index, mut delta, mut logprobs, mut finish_reason) = (None, None, false, None);
         let mut texts: [Option<Option<crate::json::JsonStr<'_>>>; DELTA_TEXTS.len()] = [None; DELTA_TEXTS.len()];
-        if !scanner.eat(b"}") {
-            loop {
-                let member = DELTA_TEXTS.iter().position(|(name, _)| scanner.eat(name))?;
-                let value = match scanner.next_byte() {
-                    Some(b'"') => Some(scanner.string().ok().filter(|text| !text.escaped || text.unescaped(scratch).is_ok())?),
+        if !scanner.eat(b"{") {
+            return None;
+        }
+        loop {
+            if index.is_none() && scanner.eat(b"\"index\":") {
+                index = Some(scanner.small_integer()?);
+            } else if delta.is_none() && scanner.eat(b"\"delta\":{") {
+                delta = Some(());
+                if !scanner.eat(b"}") {
+                    loop {
+                        let member = DELTA_TEXTS.iter().position(|(name, _)| scanner.eat(name))?;
+                        let value = match scanner.next_byte() {
+                            Some(b'"') => Some(scanner.string().ok().filter(|text| !text.escaped || text.unescaped(scratch).is_ok())?),
+                            _ if scanner.eat(b"null") => None,
+                            _ => return None,
+                        };
+                        if texts[member].replace(value).is_some() {
+                            return None;
+                        }
+                        if scanner.eat(b"}") {
+                            break;
+                        }
+                        if !scanner.eat(b",") {
+                            return None;
+                        }
+                    }
+                }
+            } else if !logprobs && scanner.eat(b"\"logprobs\":null") {
+                logprobs = true;
+            } else if finish_reason.is_none() && scanner.eat(b"\"finish_reason\":") {
+                // A reason without escapes (none has any): an empty one is no reason, as null.
+                finish_reason = Some(match scanner.next_byte() {
+                    Some(b'"') => Some(scanner.string().ok().filter(|text| !text.escaped)?.raw_str()).filter(|text| !text.is_empty()),
                     _ if scanner.eat(b"null") => None,
                     _ => return None,
-                };
-                if texts[member].replace(value).is_some() {
-                    return None;
-                }
-                if scanner.eat(b"}") {
-                    break;
-                }
-                if !scanner.eat(b",") {
-                    return None;
-                }
+                });
+            } else {
+                return None;
+            }
+            if scanner.eat(b"}") {
+                break;
+            }
+            if !scanner.eat(b",") {
+                return None;
             }
         }
-        let logprobs = scanner.eat(b",\"logprobs\":null");
-        let finish_reason = scanner.eat(b",\"finish_reason\":null");
-        if !scanner.eat(b"}") {
-            return None;
-        }
+        let (index, ()) = (index?, delta?);
         // Creating the choice is no change that falling back could repeat: `add_choice` finds it.
         let slot = choice_slot(choices, slots, index);
         let choice = &mut choices[slot];
@@ -1080,8 +1097,12 @@ fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize
         if logprobs && !choice.logprobs.seen {
             (choice.logprobs.seen, choice.logprobs.null_only) = (true, true);
         }
-        if finish_reason {
-            choice.finish_reason.get_or_insert(Value::Null);
+        match finish_reason {
+            Some(Some(reason)) => choice.finish_reason = Some(Value::Str(reason.to_owned())),
+            Some(None) => {
+                choice.finish_reason.get_or_insert(Value::Null);
+            }
+            None => {}
         }
         Some(())
     })();

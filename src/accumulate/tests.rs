@@ -640,6 +640,9 @@ fn the_compact_shortcuts_merge_as_the_general_reading_does() {
             r#"{"choices":[{"index":0,"delta":{"content":"\ud800"},"logprobs":null,"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":null},"logprobs":null,"finish_reason":null}]}"#,
             r#"{"choices":[{"index":2,"delta":{"content":null}}]}"#,
+            // Sorted members, a repeated index, an empty reason (no reason).
+            r#"{"choices":[{"delta":{"content":"?"},"finish_reason":"","index":1,"logprobs":null}]}"#,
+            r#"{"choices":[{"index":2,"delta":{"content":"x"},"index":3}]}"#,
             r#"{"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"},{"index":1,"delta":{"content":"."},"finish_reason":"length"}]}"#,
         ],
         &[
@@ -692,7 +695,7 @@ fn the_compact_shortcuts_merge_as_the_general_reading_does() {
     assert_eq!(errors[4].as_ref().map(|error| error.path.as_str()), Some("$.choices[0].delta.content"));
     assert_eq!(
         json_of(&accumulator),
-        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"logprobs":null,"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"\"x\"\n."},"finish_reason":"length"},{"index":2,"message":{"role":"assistant","content":null},"finish_reason":null}]}"#
+        r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"logprobs":null,"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"\"x\"\n?."},"logprobs":null,"finish_reason":"length"},{"index":2,"message":{"role":"assistant","content":"x"},"finish_reason":null},{"index":3,"message":{"role":"assistant","content":null},"finish_reason":null}]}"#
     );
     let mut accumulator = Accumulator::new();
     add_all(&mut accumulator, streams[1]);
