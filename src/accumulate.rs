@@ -885,10 +885,9 @@ impl Accumulator {
     }
 }
 
-// The top-level members other than `choices`, each merged out of line: kept out of `add_members`,
-// whose loop every chunk runs, their code does not crowd it out of the instruction cache (a chunk
-// of a provider that sorts its keys, `choices` first, missed the L1 instruction cache ~6x as often
-// as before these functions were split out, docs/decisions.md §11).
+// The top-level members other than `choices`, each merged out of line: their code (a string and a
+// number check inlined in each) stays out of the loop of `add_members`, which every chunk runs. The
+// 44 captures went from 1.06x to 1.02x the time of the build before the type checks (§11).
 
 /// A chunk's `usage`: the last non-null one replaces the earlier one whole (counts are totals).
 #[inline(never)]

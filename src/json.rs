@@ -845,25 +845,6 @@ impl<'a> Scanner<'a> {
         self.input.get(self.pos).copied()
     }
 
-    /// Moves past an unsigned integer of at most 18 digits (no sign, fraction or exponent, no
-    /// leading zero but `0` itself); returns false, not moved, where none starts. What follows is
-    /// the caller's to check: `01` reads `0`, and the `1` after it must then fail the caller's next
-    /// `eat`. Every such number fits any integer type a chunk declares.
-    #[inline(always)]
-    pub fn eat_small_uint(&mut self) -> bool {
-        let rest = &self.input[self.pos..];
-        let digits = match rest.first() {
-            Some(b'0') => 1,
-            Some(b'1'..=b'9') => rest.iter().take(19).take_while(|byte| byte.is_ascii_digit()).count(),
-            _ => return false,
-        };
-        if digits > 18 {
-            return false;
-        }
-        self.pos += digits;
-        true
-    }
-
     /// Reads a number that is an unsigned integer of at most 18 digits (a choice's or a tool call's
     /// `index`, nearly always) and returns its value; None, not moved, for any other number or value
     /// (then read it with `number`). Returned in registers: `number` hands back a `JsonNumber`

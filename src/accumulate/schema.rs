@@ -352,7 +352,7 @@ fn compact_logprob_members(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> 
         return true;
     }
     loop {
-        if !scanner.eat_small_uint() {
+        if scanner.small_integer().is_none() {
             return false;
         }
         if scanner.eat(b"]") {

@@ -280,19 +280,18 @@ fn small_integer_reads_what_number_reads_as_an_i64_or_leaves_it() {
 }
 
 #[test]
-fn eat_and_eat_small_uint_move_only_on_a_match() {
+fn eat_moves_only_on_a_match() {
     let mut scanner = Scanner::new(b"{\"a\":12,0x").unwrap();
     assert!(!scanner.eat(b"{\"b\""));
     assert_eq!(scanner.position(), 0);
     assert!(scanner.eat(b"{\"a\":"));
-    assert!(scanner.eat_small_uint());
-    assert_eq!(scanner.position(), 7);
-    assert!(!scanner.eat_small_uint()); // at the comma
+    assert_eq!(scanner.small_integer(), Some(12));
+    assert_eq!(scanner.small_integer(), None); // at the comma
     assert!(scanner.eat(b","));
-    assert!(scanner.eat_small_uint()); // `0`, the `x` after it is the caller's to refuse
+    assert_eq!(scanner.small_integer(), Some(0)); // the `x` after it is the caller's to refuse
     assert_eq!(scanner.next_byte(), Some(b'x'));
     assert!(!scanner.eat(b"xy"));
-    assert!(Scanner::new(b"1234567890123456789").unwrap().eat_small_uint() == false);
+    assert_eq!(scanner.position(), 9);
 }
 
 #[test]
