@@ -1009,11 +1009,11 @@ fn add_choices(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>
 /// The choice that most chunks of an answer carry, compact: `{"index":N,"delta":{…},"logprobs":null,
 /// "finish_reason":null}` as OpenAI, DeepSeek, Groq or vLLM send it, members in any order (`logprobs`
 /// and `finish_reason` possibly absent, the reason possibly a string), the delta holding only
-/// `content`, `reasoning_content` or `reasoning`, each a string or null. Merged as `add_choice` merges it, without its per-member bookkeeping (a
-/// path, a mark, a lookup and a type check a member: a third of a content chunk's cost); false, the
-/// scanner where it was, for anything else, which `add_choice` then reads (and reports) as always.
-/// Nothing changes before everything is read and known to merge, so that falling back never
-/// merges a member twice.
+/// `content`, `reasoning_content` or `reasoning`, each a string or null. Merged as `add_choice`
+/// merges it, without its per-member bookkeeping (a path, a mark, a lookup and a type check a
+/// member: a third of a content chunk's cost); false, the scanner where it was, for anything else,
+/// which `add_choice` then reads (and reports) as always. Nothing changes before everything is read
+/// and known to merge, so that falling back never merges a member twice.
 #[inline(always)]
 fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize>>, scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> bool {
     let mark = scanner.mark();
@@ -1033,7 +1033,7 @@ fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize
                     loop {
                         let member = DELTA_TEXTS.iter().position(|(name, _)| scanner.eat(name))?;
                         let value = match scanner.next_byte() {
-                            Some(b'"') => Some(scanner.string().ok().filter(|text| !text.escaped || text.unescaped(scratch).is_ok())?),
+                            Some(b'"') => Some(scanner.string().ok().filter(|text| check_string(text, scratch).is_ok())?),
                             _ if scanner.eat(b"null") => None,
                             _ => return None,
                         };
@@ -1081,6 +1081,8 @@ fn append_delta(choices: &mut Vec<Choice>, slots: &mut Option<HashMap<i64, usize
                 }
             }
         }
+        // No failure is left below (every escape was checked above): the `?`s only pass on what
+        // cannot happen.
         for ((_, field), value) in DELTA_TEXTS.iter().zip(texts) {
             match (field, value) {
                 (None, Some(Some(text))) => append_text(&mut choice.message.content, &text, scratch).ok()?,
@@ -1368,11 +1370,9 @@ fn merge_from(target: &mut Value, key: &str, scanner: &mut Scanner<'_>, ty: &Ty,
         (Value::Raw(current), Kind::Number | Kind::Bool) => {
             let start = scanner.position();
             if kind == Kind::Number {
-                // As `check_number`, without a `JsonNumber` handed back through memory (see
-                // `Scanner::small_integer`): a tool call's `index` comes here on every fragment.
-                if !scanner.holdable_number()? && *ty.non_null() == Ty::Int {
-                    return Err(mismatch(start, ty, "a float").into());
-                }
+                // Without a `JsonNumber` handed back through memory (see `Scanner::small_integer`):
+                // a tool call's `index` comes here on every fragment.
+                check_inline(scanner, ty, &mut chunk.scratch)?;
             } else {
                 scanner.boolean()?;
             }

@@ -332,7 +332,7 @@ fn compact_logprob_members(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>) -> 
         return false;
     }
     match scanner.string() {
-        Ok(token) if !token.escaped || token.unescaped(scratch).is_ok() => {}
+        Ok(token) if check_string(&token, scratch).is_ok() => {}
         _ => return false,
     }
     // A logprob is a float: any number a Python float holds (an integer too).
