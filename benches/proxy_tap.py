@@ -3,7 +3,11 @@ loopback, in front of a fast replaying upstream, each in its own process; the pr
 stream (``time.process_time`` inside the proxy, from the request's arrival to its last byte sent),
 for each way of tapping, interleaved request by request.
 
-    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600]
+    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown]
+
+``--breakdown`` also times the ``chatsse`` tap's own steps inside the proxy (the thread's CPU time in
+the accumulator's feeds, in the close at the end of the body, and in ``on_done``), which a difference of
+two process times per stream is too noisy to split.
 
 Taps (the ``x-tap`` request header picks one per request):
 
@@ -215,26 +219,74 @@ TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
 
 
 class CPU:
-    """process_time per request, by tap and stream: the proxy's own CPU, whatever thread spent it."""
+    """process_time per request, by tap and stream: the proxy's own CPU, whatever thread spent it;
+    with ``--breakdown``, also the wall time of the chatsse tap's own steps inside the proxy."""
 
-    def __init__(self) -> None:
+    def __init__(self, breakdown: bool) -> None:
         self.spent: list[tuple[str, str, float]] = []
+        self.steps = {"feed": 0.0, "close": 0.0, "report": 0.0, "streams": 0}
+        if breakdown:
+            self.time_tap_steps()
 
     def add(self, headers: Any, seconds: float) -> None:
         self.spent.append((headers["x-tap"], headers["x-stream"], seconds))
+
+    def take(self) -> dict[str, Any]:
+        spent, self.spent = self.spent, []
+        steps, self.steps = self.steps, dict.fromkeys(self.steps, 0)
+        return {"spent": spent, "billed": BILL.streams, "steps": steps}
+
+    def time_tap_steps(self) -> None:
+        """Times the tap's steps (chatsse._tap): the accumulator's feeds of the held pieces, the end of
+        the body (close, less the last feed) and the report (``on_done``: here the usage and the body).
+        In the proxy, between its own work: what a hot loop cannot show (README, "What the tap costs")."""
+        import chatsse._tap as tap
+
+        clock = time.thread_time  # CPU time: a step preempted by the other processes is not charged their time
+        flush, end_of_body, report = tap._Reader.flush, tap._Reader.end_of_body, tap._report
+
+        # Only the plain tap's streams are counted: the adapter (aligned) reads each piece as it
+        # passes, outside these steps, and reports through the same function.
+        plain: set[int] = set()
+
+        def timed_flush(reader: Any) -> None:
+            started = clock()
+            flush(reader)
+            self.steps["feed"] += clock() - started
+
+        def timed_end(reader: Any) -> Any:
+            fed, started = self.steps["feed"], clock()
+            ended = end_of_body(reader)
+            if not reader.aligned and reader.rewriter is None:
+                self.steps["close"] += clock() - started - (self.steps["feed"] - fed)
+                plain.add(id(reader.accumulator))
+            return ended
+
+        def timed_report(on_done: Any, result: Any) -> Any:
+            started = clock()
+            outcome = report(on_done, result)
+            if id(result._accumulator) in plain:
+                plain.discard(id(result._accumulator))
+                self.steps["report"] += clock() - started
+                self.steps["streams"] += 1
+            return outcome
+
+        setattr(tap._Reader, "flush", timed_flush)  # noqa: B010 -- replacing a method, on purpose
+        setattr(tap._Reader, "end_of_body", timed_end)  # noqa: B010
+        tap._report = timed_report
 
 
 # --- the aiohttp proxy ----------------------------------------------------------------------------
 
 
-def run_aiohttp_proxy(upstream: str) -> None:
+def run_aiohttp_proxy(upstream: str, breakdown: bool) -> None:
     import aiohttp
     from aiohttp import web
 
     import chatsse
     import chatsse.aiohttp
 
-    cpu = CPU()
+    cpu = CPU(breakdown)
     session_key = web.AppKey("session", aiohttp.ClientSession)
 
     async def on_done(result: chatsse.TapResult) -> None:
@@ -260,8 +312,7 @@ def run_aiohttp_proxy(upstream: str) -> None:
         return response
 
     async def stats(request: web.Request) -> web.Response:
-        spent, cpu.spent = cpu.spent, []
-        return web.json_response({"spent": spent, "billed": BILL.streams})
+        return web.json_response(cpu.take())
 
     async def session_context(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
@@ -278,7 +329,7 @@ def run_aiohttp_proxy(upstream: str) -> None:
 # --- the Starlette proxy --------------------------------------------------------------------------
 
 
-def run_starlette_proxy(upstream: str) -> None:
+def run_starlette_proxy(upstream: str, breakdown: bool) -> None:
     import socket
 
     import httpx
@@ -292,7 +343,7 @@ def run_starlette_proxy(upstream: str) -> None:
     import chatsse
     from chatsse.asgi import TapStreamingResponse
 
-    cpu = CPU()
+    cpu = CPU(breakdown)
     client = httpx.AsyncClient()
 
     async def on_done(result: chatsse.TapResult) -> None:
@@ -310,8 +361,7 @@ def run_starlette_proxy(upstream: str) -> None:
         return StreamingResponse(source, media_type="text/event-stream", background=BackgroundTask(answer.aclose))
 
     async def stats(request: Request) -> Response:
-        spent, cpu.spent = cpu.spent, []
-        return JSONResponse({"spent": spent, "billed": BILL.streams})
+        return JSONResponse(cpu.take())
 
     app = Starlette(routes=[Route("/v1/chat/completions", proxy, methods=["POST"]), Route("/stats", stats)])
 
@@ -347,7 +397,7 @@ def start(*args: str) -> tuple[subprocess.Popen[str], str]:
 def measure(server: str, upstream_url: str, expected: dict[str, bytes], options: argparse.Namespace, deadline: float) -> dict[str, Any]:
     import httpx
 
-    process, url = start(server, upstream_url + "/v1/chat/completions")
+    process, url = start(server, upstream_url + "/v1/chat/completions", *(["--breakdown"] if options.breakdown else []))
     draw = random.Random(7)
     results: dict[str, Any] = {}
     plans = (
@@ -373,12 +423,17 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
                             check(client, name, tap, expected[name])
                     done_rounds += 1
                 spent: dict[tuple[str, str], list[float]] = {}
-                for tap, name, seconds in client.get("/stats").json()["spent"]:
+                stats = client.get("/stats").json()
+                for tap, name, seconds in stats["spent"]:
                     spent.setdefault((tap, name), []).append(seconds)
-                # Per stream, the median over the rounds (the host's slow windows only ever add
-                # time); then the mean over the streams of the workload.
+                # Per stream, the median over the rounds, and the fastest round (the host's slow
+                # windows only ever add time); then the mean over the streams of the workload.
                 cpu = {tap: sum(statistics.median(spent[tap, name]) for name in names) / len(names) for tap in TAPS}
-                results[workload] = {"rounds": done_rounds, "streams": len(names), "cpu": cpu}
+                fastest = {tap: sum(min(spent[tap, name]) for name in names) / len(names) for tap in TAPS}
+                results[workload] = {"rounds": done_rounds, "streams": len(names), "cpu": cpu, "fastest": fastest}
+                steps = stats["steps"]
+                if steps["streams"]:
+                    results[workload]["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
     finally:
         process.terminate()
         process.wait(10)
@@ -392,16 +447,32 @@ def check(client: Any, name: str, tap: str, body: bytes) -> None:
 
 
 def table(server: str, results: dict[str, Any]) -> str:
-    lines = [f"**{server}**", "", "| workload | tap | proxy CPU per stream | added to the pass-through | tap's own cost ÷ chatsse's |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        f"**{server}**",
+        "",
+        "| workload | tap | proxy CPU per stream (median) | added to the pass-through | (fastest round) | added | tap's own cost ÷ chatsse's |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for workload, found in results.items():
-        cpu = found["cpu"]
-        base = cpu["none"]
+        cpu, fastest = found["cpu"], found["fastest"]
+        base, fastest_base = cpu["none"], fastest["none"]
         own = cpu.get("chatsse", base) - base
         for tap in TAPS:
             added = cpu[tap] - base
             ratio = "" if tap in ("none", "chatsse") or own <= 0 or "chatsse" not in cpu else f"{added / own:.1f}×"
             share = "" if tap == "none" else f"{100 * added / base:+.1f}%"
-            lines.append(f"| {workload} ({found['streams']} × {found['rounds']} rounds) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} | {ratio} |")
+            fastest_share = "" if tap == "none" else f"{100 * (fastest[tap] - fastest_base) / fastest_base:+.1f}%"
+            lines.append(
+                f"| {workload} ({found['streams']} × {found['rounds']} rounds) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} "
+                f"| {fastest[tap] * 1e6:,.0f} µs | {fastest_share} | {ratio} |"
+            )
+        if "steps" in found:
+            each = ", ".join(f"{step} {seconds * 1e6:,.1f} µs" for step, seconds in found["steps"].items())
+            mine = sum(found["steps"].values())
+            lines.append(
+                f"| {workload} | chatsse `atap`'s steps in the proxy (CPU time a stream) | {each} "
+                f"| {100 * mine / base:.1f}% of the median pass-through | | | |"
+            )
     return "\n".join(lines)
 
 
@@ -415,14 +486,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600, help="no new round starts after this")
     parser.add_argument("--servers", default="aiohttp,starlette")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--breakdown", action="store_true", help="also time (CPU) the chatsse tap's feed, close and report inside the proxy")
     parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
     options = parser.parse_args()
     if options.role == "upstream":
         return run_upstream()
     if options.role == "aiohttp":
-        return run_aiohttp_proxy(options.upstream)
+        return run_aiohttp_proxy(options.upstream, options.breakdown)
     if options.role == "starlette":
-        return run_starlette_proxy(options.upstream)
+        return run_starlette_proxy(options.upstream, options.breakdown)
     if options.taps:
         globals()["TAPS"] = tuple(options.taps.split(","))
     expected = bodies()

@@ -363,7 +363,7 @@ async def _atap(
 
 async def _areport(on_done: OnDone, result: TapResult, interruption: BaseException | None) -> None:
     outcome = _report(on_done, result)
-    if not inspect.isawaitable(outcome):
+    if outcome is None or not inspect.isawaitable(outcome):  # a plain callable's None: no ABC check
         return
     if inspect.iscoroutine(outcome):
         # Most bills finish without waiting for anything (a counter, a queue's put_nowait, a log
