@@ -182,6 +182,33 @@ fn an_escaped_string_in_a_kept_member_is_written_the_same_whatever_the_whitespac
 // --- payload_stream: the detected format does not depend on the cutting, errors included --------
 
 #[test]
+fn a_blank_start_that_fails_both_framers_fails_with_the_sse_error_however_cut() {
+    // Found by target `payload_stream` (limit 35): a CR, form feeds, then `{`. To the JSON-lines
+    // splitter the blank start is one line from byte 0, to SSE the CR ends a line and the form feeds
+    // are a second one from byte 1: both pass the limit before `{` decides. Auto fails there with the
+    // SSE framer's error whether or not the `{` came in the same piece (its oracle expected the
+    // JSON-lines error, the format `{` would have picked).
+    use crate::event_stream::FrameError;
+    use crate::payload_stream::{Format, PayloadStream, StreamError};
+    let body = b"\r\x0c\x0c\x0c\x0c\x0c{\"choices\":[]}\n";
+    let outcome = |format: Format, pieces: Vec<&[u8]>| {
+        let mut stream = PayloadStream::new(format, 4);
+        for piece in pieces {
+            if let Err(StreamError::Frame(failure)) = stream.feed(piece, |_| Ok::<(), ()>(())) {
+                return Some(failure);
+            }
+        }
+        None
+    };
+    let sse = Some(FrameError::LineTooLong { limit: 4, line_start: 1 });
+    assert_eq!(outcome(Format::Sse, vec![&body[..]]), sse);
+    assert_eq!(outcome(Format::JsonLines, vec![&body[..]]), Some(FrameError::LineTooLong { limit: 4, line_start: 0 }));
+    assert_eq!(outcome(Format::Auto, vec![&body[..]]), sse);
+    assert_eq!(outcome(Format::Auto, body.chunks(1).collect()), sse);
+    assert_eq!(outcome(Format::Auto, vec![&body[..6], &body[6..]]), sse);
+}
+
+#[test]
 fn a_body_failing_on_its_blank_start_has_the_same_format_however_cut() {
     // Found by target `payload_stream` (limit 2, format auto): fed whole, the first byte that is not
     // blank space (0x12) decides SSE before the limit fails; fed byte by byte, both framers fail on

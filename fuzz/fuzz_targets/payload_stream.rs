@@ -2,7 +2,9 @@
 //!
 //! - Any cutting (whole, random pieces, byte by byte) gives the same payloads, the same error, the
 //!   same `done` and the same detected format.
-//! - `auto` gives exactly what asking for the format it detected gives.
+//! - `auto` gives exactly what asking for the format it detected gives; when the blank start (the
+//!   bytes before the deciding one) fails both framers, auto fails there, with the SSE framer's error
+//!   (it cannot wait for a deciding byte that may never come).
 //! - Every payload's bytes are in the body where its offsets say; none is delivered after `[DONE]`;
 //!   none is blank unless it is an `event: error` frame; a JSON line is trimmed.
 //! - The same with a small size limit, errors included.
@@ -105,6 +107,15 @@ fn sniff(body: &[u8]) -> Format {
     }
 }
 
+/// The bytes before the one that decides the format (a BOM and blank space) fail both framers when
+/// asked for explicitly.
+fn blank_start_fails_both(body: &[u8], limit: usize) -> bool {
+    let after_bom = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
+    let deciding = body.len() - after_bom.len() + after_bom.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(after_bom.len());
+    let blank = &body[..deciding];
+    [Format::Sse, Format::JsonLines].into_iter().all(|format| run(blank, &[blank], format, limit).error.is_some())
+}
+
 fn describe(error: StreamError<()>) -> String {
     match error {
         StreamError::Frame(error) => format!("{error:?}"),
@@ -128,6 +139,7 @@ fn check(body: &[u8], limit: usize) {
         assert_eq!(auto.format, detected, "auto detected another format than its rule says");
     }
     let explicit = match detected {
+        _ if blank_start_fails_both(body, limit) => &by_format[1],
         Format::Sse => &by_format[1],
         Format::JsonLines => &by_format[2],
         // Nothing but blank space: auto delivers nothing.
