@@ -220,7 +220,7 @@ TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
 
 class CPU:
     """process_time per request, by tap and stream: the proxy's own CPU, whatever thread spent it;
-    with ``--breakdown``, also the wall time of the chatsse tap's own steps inside the proxy."""
+    with ``--breakdown``, also the CPU time of the chatsse tap's own steps inside the proxy."""
 
     def __init__(self, breakdown: bool) -> None:
         self.spent: list[tuple[str, str, float]] = []

@@ -181,6 +181,22 @@ fn an_escaped_string_in_a_kept_member_is_written_the_same_whatever_the_whitespac
 
 // --- payload_stream: the detected format does not depend on the cutting, errors included --------
 
+/// Feeds the pieces until one fails to frame: that error (None if none did) and the format then.
+fn first_frame_error(
+    format: crate::payload_stream::Format,
+    limit: usize,
+    pieces: Vec<&[u8]>,
+) -> (Option<crate::event_stream::FrameError>, crate::payload_stream::Format) {
+    use crate::payload_stream::{PayloadStream, StreamError};
+    let mut stream = PayloadStream::new(format, limit);
+    for piece in pieces {
+        if let Err(StreamError::Frame(failure)) = stream.feed(piece, |_| Ok::<(), ()>(())) {
+            return (Some(failure), stream.format());
+        }
+    }
+    (None, stream.format())
+}
+
 #[test]
 fn a_blank_start_that_fails_both_framers_fails_with_the_sse_error_however_cut() {
     // Found by target `payload_stream` (limit 35): a CR, form feeds, then `{`. To the JSON-lines
@@ -189,17 +205,9 @@ fn a_blank_start_that_fails_both_framers_fails_with_the_sse_error_however_cut() 
     // SSE framer's error whether or not the `{` came in the same piece (its oracle expected the
     // JSON-lines error, the format `{` would have picked).
     use crate::event_stream::FrameError;
-    use crate::payload_stream::{Format, PayloadStream, StreamError};
+    use crate::payload_stream::Format;
     let body = b"\r\x0c\x0c\x0c\x0c\x0c{\"choices\":[]}\n";
-    let outcome = |format: Format, pieces: Vec<&[u8]>| {
-        let mut stream = PayloadStream::new(format, 4);
-        for piece in pieces {
-            if let Err(StreamError::Frame(failure)) = stream.feed(piece, |_| Ok::<(), ()>(())) {
-                return Some(failure);
-            }
-        }
-        None
-    };
+    let outcome = |format: Format, pieces: Vec<&[u8]>| first_frame_error(format, 4, pieces).0;
     let sse = Some(FrameError::LineTooLong { limit: 4, line_start: 1 });
     assert_eq!(outcome(Format::Sse, vec![&body[..]]), sse);
     assert_eq!(outcome(Format::JsonLines, vec![&body[..]]), Some(FrameError::LineTooLong { limit: 4, line_start: 0 }));
@@ -214,19 +222,9 @@ fn a_body_failing_on_its_blank_start_has_the_same_format_however_cut() {
     // blank space (0x12) decides SSE before the limit fails; fed byte by byte, both framers fail on
     // the blank start first and the format stayed undecided. Same error either way.
     use crate::event_stream::FrameError;
-    use crate::payload_stream::{Format, PayloadStream, StreamError};
+    use crate::payload_stream::Format;
     let body = b"\t\x0c\x0c\x12len";
-    let outcome = |pieces: Vec<&[u8]>| {
-        let mut stream = PayloadStream::new(Format::Auto, 2);
-        let mut error = None;
-        for piece in pieces {
-            if let Err(StreamError::Frame(failure)) = stream.feed(piece, |_| Ok::<(), ()>(())) {
-                error = Some(failure);
-                break;
-            }
-        }
-        (error, stream.format())
-    };
+    let outcome = |pieces: Vec<&[u8]>| first_frame_error(Format::Auto, 2, pieces);
     let whole = outcome(vec![&body[..]]);
     assert_eq!(whole.0, Some(FrameError::LineTooLong { limit: 2, line_start: 0 }));
     assert_eq!(outcome(body.chunks(1).collect()), whole);

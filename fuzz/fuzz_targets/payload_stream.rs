@@ -97,22 +97,25 @@ fn run(body: &[u8], pieces: &[&[u8]], format: Format, limit: usize) -> Run {
     Run { payloads, error, done: stream.done(), format: stream.format() }
 }
 
+/// Where the byte that decides the format lies: the first that is not a BOM or blank space (the
+/// body's length when there is none).
+fn deciding_byte(body: &[u8]) -> usize {
+    let after_bom = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
+    body.len() - after_bom.len() + after_bom.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(after_bom.len())
+}
+
 /// The format `auto` picks, by its documented rule: `{` as the first byte that is not a BOM or blank.
 fn sniff(body: &[u8]) -> Format {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+    match body.get(deciding_byte(body)) {
         Some(b'{') => Format::JsonLines,
         Some(_) => Format::Sse,
         None => Format::Auto,
     }
 }
 
-/// The bytes before the one that decides the format (a BOM and blank space) fail both framers when
-/// asked for explicitly.
+/// The bytes before the one that decides the format fail both framers when asked for explicitly.
 fn blank_start_fails_both(body: &[u8], limit: usize) -> bool {
-    let after_bom = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
-    let deciding = body.len() - after_bom.len() + after_bom.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(after_bom.len());
-    let blank = &body[..deciding];
+    let blank = &body[..deciding_byte(body)];
     [Format::Sse, Format::JsonLines].into_iter().all(|format| run(blank, &[blank], format, limit).error.is_some())
 }
 
@@ -139,7 +142,7 @@ fn check(body: &[u8], limit: usize) {
         assert_eq!(auto.format, detected, "auto detected another format than its rule says");
     }
     let explicit = match detected {
-        _ if blank_start_fails_both(body, limit) => &by_format[1],
+        _ if auto.error.is_some() && blank_start_fails_both(body, limit) => &by_format[1],
         Format::Sse => &by_format[1],
         Format::JsonLines => &by_format[2],
         // Nothing but blank space: auto delivers nothing.
