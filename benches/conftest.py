@@ -20,6 +20,11 @@ from chatsse._bench import Approach, Group, Workload, run_workload, workload_out
 # rounds of them would say nothing more.
 SLOW_RUN = 0.1
 SLOW_ROUNDS = 5
+# Approaches whose inputs are made before the clock starts (Approach.prepare) run once a round: about
+# this long in all, within these bounds.
+PREPARED_SECONDS = 1.0
+PREPARED_MIN_ROUNDS = 20
+PREPARED_MAX_ROUNDS = 20_000
 
 _expected: dict[tuple[str, str], Any] = {}
 
@@ -28,7 +33,8 @@ def expected_outcome(group: Group, workload: Workload) -> Any:
     """What chatsse makes of the workload (the group's first approach), computed once."""
     key = (group.name, workload.label)
     if key not in _expected:
-        _expected[key] = workload_outcome(group, group.approaches[0].make(), workload)
+        first = group.approaches[0]
+        _expected[key] = workload_outcome(group, first, first.make(), workload)
     return _expected[key]
 
 
@@ -45,14 +51,19 @@ def compare(benchmark: Any) -> Callable[..., None]:
             cutting=workload.cutting, unit=group.unit, chunks=workload.chunks, events=workload.events,
             bytes=workload.size, **extra,
         )
+        inputs = approach.inputs(workload)
         started = time.perf_counter()
-        found = workload_outcome(group, run, workload)  # also the warm-up
+        found = [group.outcome(run(stream)) for stream in inputs]  # also the warm-up
         once = time.perf_counter() - started
         assert found == expected_outcome(group, workload), f"{approach.key} disagrees with chatsse on {workload.label}"
         timed = group.timed(run)
         if once > SLOW_RUN:
-            benchmark.pedantic(run_workload, args=(timed, workload), rounds=SLOW_ROUNDS, iterations=1)
+            benchmark.pedantic(run_workload, setup=lambda: ((timed, approach.inputs(workload)), {}), rounds=SLOW_ROUNDS)
+        elif approach.prepare is not None:
+            # Inputs read once (a response): one run a round, each given fresh inputs made off the clock.
+            rounds = max(PREPARED_MIN_ROUNDS, min(PREPARED_MAX_ROUNDS, int(PREPARED_SECONDS / max(once, 1e-6))))
+            benchmark.pedantic(run_workload, setup=lambda: ((timed, approach.inputs(workload)), {}), rounds=rounds, warmup_rounds=1)
         else:
-            benchmark(run_workload, timed, workload)
+            benchmark(run_workload, timed, inputs)
 
     return measure

@@ -5,7 +5,8 @@ for each way of tapping, interleaved request by request.
 
     python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown]
 
-``--breakdown`` also times the ``chatsse`` tap's own steps inside the proxy (the thread's CPU time in
+The proxy runs on a CPU of its own, the upstream and this driver on the others (``--no-pin``: all
+share), as a production worker has its core. ``--breakdown`` also times the ``chatsse`` tap's own steps inside the proxy (the thread's CPU time in
 the accumulator's feeds, in the close at the end of the body, and in ``on_done``), which a difference of
 two process times per stream is too noisy to split.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -385,8 +387,21 @@ def run_starlette_proxy(upstream: str, breakdown: bool) -> None:
 # --- the driver -----------------------------------------------------------------------------------
 
 
-def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+def pinning() -> tuple[set[int], set[int]] | None:
+    """The proxy's CPU and the others' (the upstream's and this driver's), or None (fewer than two CPUs,
+    or no affinity on this OS). A production worker has a core of its own, the upstream and the
+    clients are elsewhere; sharing cores with them here would charge the proxy the caches they evict
+    (unpinned, the aiohttp pass-through's median was once twice its fastest round)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+def start(*args: str, cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    if cpus is not None:
+        os.sched_setaffinity(process.pid, cpus)
     assert process.stdout is not None
     port = process.stdout.readline().strip()
     if not port:
@@ -397,7 +412,7 @@ def start(*args: str) -> tuple[subprocess.Popen[str], str]:
 def measure(server: str, upstream_url: str, expected: dict[str, bytes], options: argparse.Namespace, deadline: float) -> dict[str, Any]:
     import httpx
 
-    process, url = start(server, upstream_url + "/v1/chat/completions", *(["--breakdown"] if options.breakdown else []))
+    process, url = start(server, upstream_url + "/v1/chat/completions", *(["--breakdown"] if options.breakdown else []), cpus=options.proxy_cpus)
     draw = random.Random(7)
     results: dict[str, Any] = {}
     plans = (
@@ -487,6 +502,7 @@ def main() -> None:
     parser.add_argument("--servers", default="aiohttp,starlette")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--breakdown", action="store_true", help="also time (CPU) the chatsse tap's feed, close and report inside the proxy")
+    parser.add_argument("--no-pin", action="store_true", help="let the proxy share CPUs with the upstream and the client")
     parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
     options = parser.parse_args()
     if options.role == "upstream":
@@ -498,7 +514,13 @@ def main() -> None:
     if options.taps:
         globals()["TAPS"] = tuple(options.taps.split(","))
     expected = bodies()
-    upstream, upstream_url = start("upstream")
+    pinned = None if options.no_pin else pinning()
+    options.proxy_cpus = None
+    if pinned is not None:
+        options.proxy_cpus, others = pinned
+        os.sched_setaffinity(0, others)
+        print(f"proxy on CPU {sorted(options.proxy_cpus)}, the upstream and the client on {sorted(others)}", flush=True)
+    upstream, upstream_url = start("upstream", cpus=None if pinned is None else pinned[1])
     deadline = time.monotonic() + options.seconds
     report = {}
     try:

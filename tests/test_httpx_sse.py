@@ -94,6 +94,40 @@ def test_content_type_is_checked_as_httpx_sse_does(content_type: str) -> None:
         assert str(raised.value) == expected
 
 
+HEADER_SETS = [
+    [(b"Content-Type", b"text/event-stream")],
+    [(b"CONTENT-TYPE", b"text/event-stream; charset=utf-8")],
+    [(b"content-type", b"text/plain"), (b"content-type", b"text/event-stream")],  # joined, as httpx does
+    [(b"content-type", b"text/event-stream"), (b"content-type", b"text/plain; a=b")],
+    [(b"content-type", b"application/json; profile=text/event-stream")],  # only in a parameter
+    [(b"content-type", b"TEXT/EVENT-STREAM")],  # httpx-sse compares case and all
+    [(b"content-type", b"text/event-stream; name=\xe9t\xe9")],  # not ASCII: decoded as Latin-1 by httpx
+    [(b"content-type", b"text/\xe9vent-stream")],  # refused, the message shows it decoded
+    [(b"content-type-options", b"text/event-stream")],  # another header of the same start
+    [(b"x-content-type", b"text/event-stream"), (b"content-type", b"text/html")],
+    [],
+]
+
+
+@pytest.mark.parametrize("headers", HEADER_SETS, ids=lambda headers: repr(headers)[:60])
+def test_content_type_is_read_from_the_raw_headers_as_httpx_sse_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
+    def outcome(module: Any) -> Any:
+        made = httpx.Response(200, headers=headers, stream=Body([b"data: x\n\n"]))
+        try:
+            return [event.data for event in module.EventSource(made).iter_sse()]
+        except module.SSEError as error:
+            return str(error)
+
+    assert outcome(httpx_sse) == outcome(reference)
+
+
+@pytest.mark.parametrize("encoding", [b"identity", b" Identity ", b"", b"IDENTITY"])
+def test_an_identity_encoding_is_read_as_it_came(encoding: bytes) -> None:
+    made = httpx.Response(200, headers=[(b"content-type", b"text/event-stream"), (b"Content-Encoding", encoding)], stream=Body([b"data: a\n", b"\n"]))
+    assert [e.data for e in EventSource(made).iter_sse()] == ["a"]
+    assert made.is_stream_consumed and made.is_closed
+
+
 def test_content_type_is_checked_before_reading_async() -> None:
     async def run() -> None:
         source = EventSource(httpx.Response(200, headers={"content-type": "text/html"}, stream=AsyncBody([b"data: x\n\n"])))
@@ -220,6 +254,9 @@ def test_a_gzip_body_is_decoded() -> None:
 
     body = gzip.compress(b"data: a\n\ndata: b\n\n")
     made = httpx.Response(200, headers={"content-type": "text/event-stream", "content-encoding": "gzip"}, stream=Body([body[:9], body[9:]]))
+    assert [e.data for e in EventSource(made).iter_sse()] == ["a", "b"]
+    # The coding's name read as httpx reads it (any case, blank space around it).
+    made = httpx.Response(200, headers=[(b"Content-Type", b"text/event-stream"), (b"CONTENT-ENCODING", b" GZip ")], stream=Body([body]))
     assert [e.data for e in EventSource(made).iter_sse()] == ["a", "b"]
 
 

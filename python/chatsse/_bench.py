@@ -531,7 +531,8 @@ def count_items(items: Iterable[Any]) -> int:
 # -- The approaches -----------------------------------------------------------------------------------------
 
 Pieces = tuple[bytes, ...]
-Run = Callable[[Pieces], Any]
+# What is timed, over one stream: its pieces, or what its Approach.prepare made of them.
+Run = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -543,6 +544,14 @@ class Approach:
     label: str
     make: Callable[[], Run]
     package: str = ""
+    #: What the timed function is handed for each stream, made from its pieces before the clock
+    #: starts; None: the pieces themselves.
+    prepare: Callable[[Pieces], Any] | None = None
+
+    def inputs(self, workload: Workload) -> list[Any]:
+        """The timed function's input for each stream of the workload, fresh (a response reads once)."""
+        prepare = self.prepare
+        return list(workload.streams) if prepare is None else [prepare(pieces) for pieces in workload.streams]
 
 
 @dataclass(frozen=True)
@@ -591,28 +600,25 @@ def openai_sdk_events() -> Run:
     return lambda pieces: count_events(SSEDecoder().iter_bytes(iter(pieces)))
 
 
-def httpx_sse_events() -> Run:
+def event_stream_response(pieces: Pieces) -> Any:
+    """What an httpx-sse reader is handed: the streamed ``httpx.Response`` of the pieces. httpx builds it
+    whichever parser reads it (~5 us a stream here), so it is made before the clock starts."""
     import httpx
+
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
+
+
+def httpx_sse_events() -> Run:
     import httpx_sse
 
-    def run(pieces: Pieces) -> tuple[int, int]:
-        response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
-        return count_events(httpx_sse.EventSource(response).iter_sse())
-
-    return run
+    return lambda response: count_events(httpx_sse.EventSource(response).iter_sse())
 
 
 def chatsse_httpx_sse_events() -> Run:
     """chatsse.httpx_sse, the drop-in: httpx-sse's API over the same httpx.Response, chatsse's framer."""
-    import httpx
-
     from chatsse import httpx_sse
 
-    def run(pieces: Pieces) -> tuple[int, int]:
-        response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
-        return count_events(httpx_sse.EventSource(response).iter_sse())
-
-    return run
+    return lambda response: count_events(httpx_sse.EventSource(response).iter_sse())
 
 
 def sseclient_py_events() -> Run:
@@ -716,8 +722,9 @@ def openai_sdk_completion() -> Run:
 
 FRAMING = Group("framing", "events", (
     Approach("chatsse", "chatsse `SSEDecoder.feed`", chatsse_events),
-    Approach("httpx-sse", "httpx-sse", httpx_sse_events, "httpx-sse"),
-    Approach("chatsse-httpx-sse", "chatsse.httpx_sse (httpx-sse's API, over the same httpx.Response)", chatsse_httpx_sse_events, "httpx"),
+    Approach("httpx-sse", "httpx-sse", httpx_sse_events, "httpx-sse", event_stream_response),
+    Approach("chatsse-httpx-sse", "chatsse.httpx_sse (httpx-sse's API, over the same httpx.Response)", chatsse_httpx_sse_events, "httpx",
+             event_stream_response),
     Approach("sseclient-py", "sseclient-py", sseclient_py_events, "sseclient-py"),
     Approach("openai-sdk", "openai SDK (`openai._streaming.SSEDecoder`)", openai_sdk_events, "openai"),
 ), same)
@@ -755,14 +762,14 @@ NON_STREAMED = Group("non-streamed", "responses", (
 GROUPS = {group.name: group for group in (FRAMING, TYPED_CHUNKS, ACCUMULATE, NON_STREAMED)}
 
 
-def run_workload(run: Run, workload: Workload) -> list[Any]:
-    """The approach over every stream of the workload, one after the other."""
-    return [run(pieces) for pieces in workload.streams]
+def run_workload(run: Run, inputs: Sequence[Any]) -> list[Any]:
+    """The approach over every stream of the workload (``Approach.inputs``), one after the other."""
+    return [run(stream) for stream in inputs]
 
 
-def workload_outcome(group: Group, run: Run, workload: Workload) -> list[Any]:
+def workload_outcome(group: Group, approach: Approach, run: Run, workload: Workload) -> list[Any]:
     """What the approach makes of each stream of the workload, for comparing (one untimed run)."""
-    return [group.outcome(run(pieces)) for pieces in workload.streams]
+    return [group.outcome(run(stream)) for stream in approach.inputs(workload)]
 
 
 # -- chatsse bench: the quick comparison ------------------------------------------------------------------
@@ -801,15 +808,16 @@ class Progress:
             sys.stderr.flush()
 
 
-def measure(run: Run, workload: Workload, budget: float) -> tuple[float, int]:
+def measure(run: Run, approach: Approach, workload: Workload, budget: float) -> tuple[float, int]:
     """The median of at least three timed runs, more while the budget lasts (the first run, a warm-up,
-    is not counted)."""
-    run_workload(run, workload)
+    is not counted; each run's inputs are made before its clock starts)."""
+    run_workload(run, approach.inputs(workload))
     times: list[float] = []
     started = time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - started < budget and len(times) < 200):
+        inputs = approach.inputs(workload)
         begin = time.perf_counter()
-        run_workload(run, workload)
+        run_workload(run, inputs)
         times.append(time.perf_counter() - begin)
     return statistics.median(times), len(times)
 
@@ -858,8 +866,8 @@ def main(budget: float = 0.3, groups: Sequence[str] = ()) -> int:
             except ImportError as error:
                 missing[approach.package or approach.key] = str(error)
                 continue
-            found = workload_outcome(group, run, workload)
-            seconds, runs = measure(group.timed(run), workload, budget)
+            found = workload_outcome(group, approach, run, workload)
+            seconds, runs = measure(group.timed(run), approach, workload, budget)
             if approach.key == "chatsse":
                 expected = found
             measurements.append(Measurement(group, approach, workload, seconds, runs, found == expected))

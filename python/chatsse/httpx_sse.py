@@ -37,11 +37,24 @@ class EventSource:
     def response(self) -> httpx.Response:
         return self._response
 
-    def _check_content_type(self) -> None:
-        # httpx-sse's check, message included: the media type (parameters dropped) must contain it.
-        content_type = self._response.headers.get("content-type", "").partition(";")[0]
-        if "text/event-stream" not in content_type:
-            raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {content_type!r}")
+    def _check_content_type(self) -> bool:
+        """httpx-sse's check, message included: the media type (parameters dropped) must contain
+        ``text/event-stream``. Also answers whether the body is not content-encoded (its raw pieces
+        are then the body). One pass over the raw headers: the first ``headers.get`` of a response
+        decodes all of its headers, and the two lookups cost ~0.7 us, a tenth of a short stream's
+        reading. Comparing bytes finds what comparing the decoded strs does: the names are ASCII."""
+        response = self._response
+        content_type = encoding = None
+        for name, value in response.headers.raw:
+            size = len(name)
+            if size == 12 and name.lower() == b"content-type":
+                content_type = value if content_type is None else content_type + b", " + value
+            elif size == 16 and name.lower() == b"content-encoding":
+                encoding = value if encoding is None else encoding + b", " + value
+        if content_type is None or b"text/event-stream" not in content_type.partition(b";")[0]:
+            got = response.headers.get("content-type", "").partition(";")[0]
+            raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {got!r}")
+        return encoding is None or encoding.strip().lower() in (b"identity", b"")
 
     def iter_sse(self) -> Iterator[ServerSentEvent]:
         """The events of the body as they arrive. An event that no blank line ended is dropped.
@@ -53,17 +66,17 @@ class EventSource:
 
     async def aiter_sse(self) -> AsyncIterator[ServerSentEvent]:
         """The async twin of ``iter_sse``."""
-        self._check_content_type()
+        identity = self._check_content_type()
         feed = SSEDecoder._for_httpx_sse().feed
-        async for piece in self._apieces():
+        async for piece in self._apieces(identity):
             for event in feed(piece):
                 yield event
 
     def _pieces(self) -> Iterator[bytes]:
-        self._check_content_type()
+        identity = self._check_content_type()
         response = self._response
         stream = response.stream
-        if not _raw_is_body(response) or not isinstance(stream, httpx.SyncByteStream):
+        if not (identity and _unread(response)) or not isinstance(stream, httpx.SyncByteStream):
             yield from response.iter_bytes()
             return
         # What Response.iter_raw does, less its chunker and a generator layer per piece (the body
@@ -72,15 +85,19 @@ class EventSource:
         try:
             for piece in stream:
                 yield piece
+            # Response.close(), less its context manager (~0.6 us, a tenth of a short stream's
+            # reading): the transport's errors are named here as it would name them.
+            if not response.is_closed:
+                response.is_closed = True
+                stream.close()
         except httpx.RequestError as error:
             _name_request(error, response)
             raise
-        response.close()
 
-    async def _apieces(self) -> AsyncIterator[bytes]:
+    async def _apieces(self, identity: bool) -> AsyncIterator[bytes]:
         response = self._response
         stream = response.stream
-        if not _raw_is_body(response) or not isinstance(stream, httpx.AsyncByteStream):
+        if not (identity and _unread(response)) or not isinstance(stream, httpx.AsyncByteStream):
             async for piece in response.aiter_bytes():
                 yield piece
             return
@@ -94,12 +111,10 @@ class EventSource:
         await response.aclose()
 
 
-def _raw_is_body(response: httpx.Response) -> bool:
-    """The stream is unread and not content-encoded: its raw pieces are the body as it is. (Else
+def _unread(response: httpx.Response) -> bool:
+    """The stream is unread: with no content encoding its raw pieces are the body as it is. (Else
     ``iter_bytes`` decodes it, or serves a body already read, or raises as httpx does.)"""
-    if response.is_stream_consumed or response.is_closed:
-        return False
-    return response.headers.get("content-encoding", "identity").strip().lower() in ("identity", "")
+    return not (response.is_stream_consumed or response.is_closed)
 
 
 def _name_request(error: httpx.RequestError, response: httpx.Response) -> None:
