@@ -3,8 +3,10 @@ loopback, in front of a fast replaying upstream, each in its own process; the pr
 stream (``time.process_time`` inside the proxy, from the request's arrival to its last byte sent),
 for each way of tapping, interleaved request by request.
 
-    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown]
+    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown] [--concurrency N]
 
+``--concurrency N`` keeps N streams in flight (each tap in turn over a batch of streams, the proxy's
+process time over the batch a stream) instead of one at a time, the proxy never idle between them.
 The proxy runs on a CPU of its own, the upstream and this driver on the others (``--no-pin``: all
 share), as a production worker has its core. ``--breakdown`` also times the ``chatsse`` tap's own steps inside the proxy (the thread's CPU time in
 the accumulator's feeds, in the close at the end of the body, and in ``on_done``), which a difference of
@@ -38,7 +40,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +318,9 @@ def run_aiohttp_proxy(upstream: str, breakdown: bool) -> None:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(cpu.take())
 
+    async def process_cpu(request: web.Request) -> web.Response:
+        return web.json_response({"cpu": time.process_time()})
+
     async def session_context(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             app[session_key] = session
@@ -325,6 +330,7 @@ def run_aiohttp_proxy(upstream: str, breakdown: bool) -> None:
     app.cleanup_ctx.append(session_context)
     app.router.add_post("/v1/chat/completions", handle)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/cpu", process_cpu)
     serve(app)
 
 
@@ -365,11 +371,15 @@ def run_starlette_proxy(upstream: str, breakdown: bool) -> None:
     async def stats(request: Request) -> Response:
         return JSONResponse(cpu.take())
 
-    app = Starlette(routes=[Route("/v1/chat/completions", proxy, methods=["POST"]), Route("/stats", stats)])
+    async def process_cpu(request: Request) -> Response:
+        return JSONResponse({"cpu": time.process_time()})
+
+    routes = [Route("/v1/chat/completions", proxy, methods=["POST"]), Route("/stats", stats), Route("/cpu", process_cpu)]
+    app = Starlette(routes=routes)
 
     async def timed(scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
         # From the request's arrival to its last byte sent: the whole of the proxy's work for it.
-        if scope["type"] != "http" or scope["path"] == "/stats":
+        if scope["type"] != "http" or scope["path"] in ("/stats", "/cpu"):
             await app(scope, receive, send)
             return
         started = time.process_time()
@@ -420,6 +430,15 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
         ("long stream", [LONG], options.long_rounds, options.sdk_long_rounds),
     )
     try:
+        if options.concurrency > 1:
+            with httpx.Client(base_url=url, timeout=120) as client:
+                for name in expected:  # the warm-up: imports, first-touch caches
+                    for tap in TAPS:
+                        check(client, name, tap, expected[name])
+                client.get("/stats")
+            for workload, names, count, sdk_count in plans:
+                results[workload] = asyncio.run(measure_loaded(url, names, expected, count, sdk_count, options, deadline, draw))
+            return results
         with httpx.Client(base_url=url, timeout=120) as client:
             for workload, names, count, sdk_count in plans:
                 # One warm-up round (imports, first-touch caches), not counted.
@@ -455,6 +474,64 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
     return results
 
 
+async def measure_loaded(
+    url: str, names: list[str], expected: dict[str, bytes], count: int, sdk_count: int, options: argparse.Namespace, deadline: float,
+    draw: random.Random,
+) -> dict[str, Any]:
+    """The proxy under load: for each tap in turn (shuffled each round), a batch of streams sent
+    ``--concurrency`` at a time, so the proxy never waits idle between them; the proxy's process
+    time over the batch, divided by its streams. A batch is the workload's streams, each twice (the
+    corpus mix), or as many copies of the long stream as run at once."""
+    import aiohttp
+
+    copies = 2 if len(names) > 1 else options.concurrency
+    spent: dict[str, list[float]] = {tap: [] for tap in TAPS}
+    busy: list[float] = []  # the proxy's CPU time over the wall time of each batch
+    connector = aiohttp.TCPConnector(limit=options.concurrency)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
+
+        async def process_cpu() -> float:
+            async with session.get("/cpu") as answer:
+                return float((await answer.json())["cpu"])
+
+        async def send(jobs: Iterator[str], tap: str) -> None:
+            for name in jobs:
+                headers = {"x-tap": tap, "x-stream": name}
+                async with session.post("/v1/chat/completions", json={"model": name}, headers=headers) as answer:
+                    if await answer.read() != expected[name]:
+                        raise AssertionError(f"{tap} changed the bytes of {name}")
+
+        done_rounds = 0
+        for round_number in range(count):
+            if time.monotonic() > deadline:
+                break
+            order = [tap for tap in TAPS if tap != "sdk" or round_number < sdk_count]
+            draw.shuffle(order)
+            for tap in order:
+                jobs = [name for _ in range(copies) for name in names]
+                draw.shuffle(jobs)
+                shared = iter(jobs)  # the senders take the next stream from one queue
+                before, started = await process_cpu(), time.perf_counter()
+                await asyncio.gather(*(send(shared, tap) for _ in range(options.concurrency)))
+                used = await process_cpu() - before
+                spent[tap].append(used / len(jobs))
+                busy.append(used / (time.perf_counter() - started))
+            done_rounds += 1
+        async with session.get("/stats") as answer:
+            steps = (await answer.json())["steps"]
+    found: dict[str, Any] = {
+        "rounds": done_rounds,
+        "streams": len(names),
+        "concurrency": options.concurrency,
+        "busy": statistics.median(busy),
+        "cpu": {tap: statistics.median(spent[tap]) for tap in TAPS},
+        "fastest": {tap: min(spent[tap]) for tap in TAPS},
+    }
+    if steps["streams"]:
+        found["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
+    return found
+
+
 def check(client: Any, name: str, tap: str, body: bytes) -> None:
     got = client.post("/v1/chat/completions", json={"model": name}, headers={"x-tap": tap, "x-stream": name}).content
     if got != body:
@@ -472,13 +549,14 @@ def table(server: str, results: dict[str, Any]) -> str:
         cpu, fastest = found["cpu"], found["fastest"]
         base, fastest_base = cpu["none"], fastest["none"]
         own = cpu.get("chatsse", base) - base
+        busy = f", the proxy busy {100 * found['busy']:.0f}% of the time" if "busy" in found else ""
         for tap in TAPS:
             added = cpu[tap] - base
             ratio = "" if tap in ("none", "chatsse") or own <= 0 or "chatsse" not in cpu else f"{added / own:.1f}×"
             share = "" if tap == "none" else f"{100 * added / base:+.1f}%"
             fastest_share = "" if tap == "none" else f"{100 * (fastest[tap] - fastest_base) / fastest_base:+.1f}%"
             lines.append(
-                f"| {workload} ({found['streams']} × {found['rounds']} rounds) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} "
+                f"| {workload} ({found['streams']} × {found['rounds']} rounds{busy}) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} "
                 f"| {fastest[tap] * 1e6:,.0f} µs | {fastest_share} | {ratio} |"
             )
         if "steps" in found:
@@ -502,6 +580,7 @@ def main() -> None:
     parser.add_argument("--servers", default="aiohttp,starlette")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--breakdown", action="store_true", help="also time (CPU) the chatsse tap's feed, close and report inside the proxy")
+    parser.add_argument("--concurrency", type=int, default=1, help="streams in flight at once (default 1: one at a time, the proxy idle between them)")
     parser.add_argument("--no-pin", action="store_true", help="let the proxy share CPUs with the upstream and the client")
     parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
     options = parser.parse_args()
@@ -526,7 +605,8 @@ def main() -> None:
     try:
         for server in options.servers.split(","):
             report[server] = measure(server, upstream_url, expected, options, deadline)
-            print(table(server, report[server]), "\n", flush=True)
+            title = server if options.concurrency == 1 else f"{server}, {options.concurrency} streams at once"
+            print(table(title, report[server]), "\n", flush=True)
     finally:
         upstream.terminate()
         upstream.wait(10)
