@@ -287,6 +287,43 @@ def test_a_transport_error_names_its_request() -> None:
     assert raised.value.request is request
 
 
+def test_the_response_is_closed_at_the_end_and_an_error_in_closing_names_its_request() -> None:
+    # What Response.close()/aclose() do, which the direct path does without their context manager.
+    class Closing(httpx.SyncByteStream, httpx.AsyncByteStream):
+        def __init__(self) -> None:
+            self.closed = 0
+
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"data: a\n\n"
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"data: a\n\n"
+
+        def close(self) -> None:
+            self.closed += 1
+            raise httpx.ReadError("reset while closing")
+
+        async def aclose(self) -> None:
+            self.close()
+
+    request = httpx.Request("GET", "http://test/sse")
+    for reading in ("sync", "async"):
+        stream = Closing()
+        made = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=stream, request=request)
+        seen: list[str] = []
+
+        async def read_async(made: httpx.Response = made, seen: list[str] = seen) -> None:
+            async for event in EventSource(made).aiter_sse():
+                seen.append(event.data)
+
+        with pytest.raises(httpx.ReadError) as raised:
+            if reading == "sync":
+                seen.extend(event.data for event in EventSource(made).iter_sse())
+            else:
+                asyncio.run(read_async())
+        assert (seen, stream.closed, made.is_closed, raised.value.request) == (["a"], 1, True, request), reading
+
+
 def test_iter_sse_checks_the_content_type_lazily() -> None:
     events = EventSource(response([b"data: a\n\n"], "text/html")).iter_sse()
     with pytest.raises(SSEError):

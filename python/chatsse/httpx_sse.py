@@ -105,10 +105,12 @@ class EventSource:
         try:
             async for piece in stream:
                 yield piece
+            if not response.is_closed:  # Response.aclose(), as in _pieces
+                response.is_closed = True
+                await stream.aclose()
         except httpx.RequestError as error:
             _name_request(error, response)
             raise
-        await response.aclose()
 
 
 def _unread(response: httpx.Response) -> bool:
