@@ -840,13 +840,14 @@ def format_table(measurements: list[Measurement]) -> str:
         baseline = next((m.seconds for m in rows if m.approach.key == "chatsse"), None)
         workload = rows[0].workload
         lines.append(f"\n{group.name}: {workload.label} ({workload.size / 1e6:.2f} MB)\n")
-        header = f"{'approach':<62} {group.unit + '/s':>14} {'MB/s':>9}  time / chatsse's"
+        width = max(len(m.approach.label.replace("`", "")) for m in rows)
+        header = f"{'approach':<{width}} {group.unit + '/s':>14} {'MB/s':>9}  time / chatsse's"
         lines += [header, "-" * len(header)]
         for m in sorted(rows, key=lambda m: m.seconds):
             count = m.workload.events if group is FRAMING else m.workload.chunks
             ratio = f"{m.seconds / baseline:.1f}x" if baseline else "-"
             note = "" if m.agrees else "  RESULT DIFFERS FROM CHATSSE'S"
-            lines.append(f"{m.approach.label.replace('`', ''):<62} {count / m.seconds:>14,.0f} "
+            lines.append(f"{m.approach.label.replace('`', ''):<{width}} {count / m.seconds:>14,.0f} "
                          f"{m.workload.size / m.seconds / 1e6:>9,.1f}  {ratio:>16}{note}")
     return "\n".join(lines)
 
