@@ -3,8 +3,11 @@ loopback, in front of a fast replaying upstream, each in its own process; the pr
 stream (``time.process_time`` inside the proxy, from the request's arrival to its last byte sent),
 for each way of tapping, interleaved request by request.
 
-    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown] [--concurrency N]
+    python benches/proxy_tap.py [--rounds 8] [--long-rounds 9] [--seconds 600] [--breakdown] [--concurrency N] [--core-b SO]
 
+``--core-b SO`` measures another build of the extension (a wheel's ``chatsse/_core*.so``) against the
+installed one in the same proxy process: the taps ``core-a`` and ``core-b`` take the plain tap's steps
+on each, request by request, and the table gives each step's CPU time a stream.
 ``--concurrency N`` keeps N streams in flight (each tap in turn over a batch of streams, the proxy's
 process time over the batch a stream) instead of one at a time, the proxy never idle between them.
 The proxy runs on a CPU of its own, the upstream and this driver on the others (``--no-pin``: all
@@ -35,6 +38,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 TAPS = ("none", "chatsse", "chatsse-adapter", "python", "sdk")
 # Taps for looking into the chatsse tap's cost (--taps): an async generator layer that does nothing,
 # the tap without the bill, and the accumulator alone (the pieces held, the joined body fed at the end).
-EXTRA_TAPS = ("passthrough", "chatsse-unbilled", "accumulator")
+EXTRA_TAPS = ("passthrough", "chatsse-unbilled", "accumulator", "core-a", "core-b")
 LONG = "long-answer"
 
 
@@ -212,6 +216,61 @@ async def accumulator_tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         pass
 
 
+# Per build (``--core-b``): the CPU time of each step of core_steps_tap, summed, and the streams.
+CORE_STEPS: dict[str, dict[str, float]] = {}
+CORE_MODULES = {"core-a": "chatsse._core", "core-b": "chatsse_b._core"}
+
+
+def core_steps_tap(tap_name: str) -> Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]:
+    """What the plain tap does, step by step, each step timed with the thread's CPU clock (0.4 µs a
+    read here), on one build of the core: ``core-a`` the installed one, ``core-b`` the build given to
+    ``--core-b``. Both run in one proxy process, request by request: runs of two builds minutes apart
+    differ by the host's drift more than the builds do (docs/decisions.md §12, "Session 11")."""
+
+    async def tap(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        import importlib
+
+        import chatsse
+
+        core = importlib.import_module(CORE_MODULES[tap_name])
+        times = CORE_STEPS.setdefault(tap_name, {})
+        clock = time.thread_time
+
+        def lap(step: str, started: float) -> float:
+            now = clock()
+            times[step] = times.get(step, 0.0) + now - started
+            return now
+
+        started = clock()
+        accumulator = core.Accumulator()
+        lap("create", started)
+        pieces = []
+        async for piece in source:
+            pieces.append(piece)
+            yield piece
+        started = clock()
+        try:
+            accumulator.feed(b"".join(pieces))
+        except chatsse.ChatSSEError:  # the other build's errors are chatsse's too (its core imports them by name)
+            pass
+        started = lap("feed", started)
+        try:
+            accumulator.close()
+        except chatsse.ChatSSEError:
+            pass
+        started = lap("close", started)
+        usage = accumulator.usage
+        started = lap("usage", started)
+        body = accumulator.to_json()
+        started = lap("to_json", started)
+        BILL.record(usage, body)
+        del accumulator, usage, body, pieces
+        lap("free", started)
+        times["streams"] = times.get("streams", 0) + 1
+
+    return tap
+
+
 TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
     "chatsse": chatsse_tap,
     "python": python_tap,
@@ -219,6 +278,8 @@ TAPPED: dict[str, Callable[[AsyncIterable[bytes]], AsyncIterator[bytes]]] = {
     "passthrough": passthrough_tap,
     "chatsse-unbilled": chatsse_unbilled_tap,
     "accumulator": accumulator_tap,
+    "core-a": core_steps_tap("core-a"),
+    "core-b": core_steps_tap("core-b"),
 }
 
 
@@ -238,7 +299,9 @@ class CPU:
     def take(self) -> dict[str, Any]:
         spent, self.spent = self.spent, []
         steps, self.steps = self.steps, dict.fromkeys(self.steps, 0)
-        return {"spent": spent, "billed": BILL.streams, "steps": steps}
+        core_steps = {name: dict(times) for name, times in CORE_STEPS.items()}
+        CORE_STEPS.clear()
+        return {"spent": spent, "billed": BILL.streams, "steps": steps, "core_steps": core_steps}
 
     def time_tap_steps(self) -> None:
         """Times the tap's steps (chatsse._tap): the accumulator's feeds of the held pieces, the end of
@@ -408,6 +471,20 @@ def pinning() -> tuple[set[int], set[int]] | None:
     return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
 
 
+def second_core(built: Path) -> None:
+    """Makes ``chatsse_b._core`` of another build of the extension, importable by the proxies (its
+    directory on their PYTHONPATH), and adds the two builds' step taps to those measured."""
+    import sysconfig
+    import tempfile
+
+    package = Path(tempfile.mkdtemp(prefix="chatsse-core-b-")) / "chatsse_b"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""A second build of chatsse._core, for benches/proxy_tap.py --core-b."""\n')
+    shutil.copy(built, package / f"_core{sysconfig.get_config_var('EXT_SUFFIX')}")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))
+    globals()["TAPS"] = (*TAPS, *(tap for tap in CORE_MODULES if tap not in TAPS))
+
+
 def start(*args: str, cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     if cpus is not None:
@@ -468,6 +545,7 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
                 steps = stats["steps"]
                 if steps["streams"]:
                     results[workload]["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
+                results[workload].update(core_steps_of(stats))
     finally:
         process.terminate()
         process.wait(10)
@@ -518,7 +596,8 @@ async def measure_loaded(
                 busy.append(used / (time.perf_counter() - started))
             done_rounds += 1
         async with session.get("/stats") as answer:
-            steps = (await answer.json())["steps"]
+            stats = await answer.json()
+        steps = stats["steps"]
     found: dict[str, Any] = {
         "rounds": done_rounds,
         "streams": len(names),
@@ -529,7 +608,19 @@ async def measure_loaded(
     }
     if steps["streams"]:
         found["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
+    found.update(core_steps_of(stats))
     return found
+
+
+def core_steps_of(stats: dict[str, Any]) -> dict[str, Any]:
+    """The core-a/core-b taps' steps a stream, from the proxy's /stats (the warm-up's excluded: the
+    stats are taken once before the counted rounds)."""
+    core_steps = {
+        name: {step: seconds / times["streams"] for step, seconds in times.items() if step != "streams"}
+        for name, times in stats["core_steps"].items()
+        if times.get("streams")
+    }
+    return {"core_steps": core_steps} if core_steps else {}
 
 
 def check(client: Any, name: str, tap: str, body: bytes) -> None:
@@ -559,6 +650,14 @@ def table(server: str, results: dict[str, Any]) -> str:
                 f"| {workload} ({found['streams']} × {found['rounds']} rounds{busy}) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} "
                 f"| {fastest[tap] * 1e6:,.0f} µs | {fastest_share} | {ratio} |"
             )
+        for name, steps in found.get("core_steps", {}).items():
+            each = ", ".join(f"{step} {seconds * 1e6:,.1f} µs" for step, seconds in steps.items())
+            mine = sum(steps.values())
+            lines.append(f"| {workload} | {name}'s steps (CPU time a stream) | {each} | {mine * 1e6:,.1f} µs "
+                         f"| {100 * mine / base:.1f}% of the median pass-through | | |")
+        if len(found.get("core_steps", {})) == 2:
+            a, b = (sum(found["core_steps"][name].values()) for name in ("core-a", "core-b"))
+            lines.append(f"| {workload} | core-b's steps ÷ core-a's | {b / a:.3f} | | | | |")
         if "steps" in found:
             each = ", ".join(f"{step} {seconds * 1e6:,.1f} µs" for step, seconds in found["steps"].items())
             mine = sum(found["steps"].values())
@@ -582,6 +681,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="also time (CPU) the chatsse tap's feed, close and report inside the proxy")
     parser.add_argument("--concurrency", type=int, default=1, help="streams in flight at once (default 1: one at a time, the proxy idle between them)")
     parser.add_argument("--no-pin", action="store_true", help="let the proxy share CPUs with the upstream and the client")
+    parser.add_argument("--core-b", metavar="SO", help="another build of chatsse/_core*.so (say, a PGO wheel's): adds the core-a and core-b taps")
     parser.add_argument("--taps", help=f"a comma-separated subset of {TAPS + EXTRA_TAPS} (none first)")
     options = parser.parse_args()
     if options.role == "upstream":
@@ -592,6 +692,8 @@ def main() -> None:
         return run_starlette_proxy(options.upstream, options.breakdown)
     if options.taps:
         globals()["TAPS"] = tuple(options.taps.split(","))
+    if options.core_b:
+        second_core(Path(options.core_b))
     expected = bodies()
     pinned = None if options.no_pin else pinning()
     options.proxy_cpus = None
