@@ -416,6 +416,30 @@ def test_server_sent_event_retry_must_fit_an_unsigned_64_bit_integer() -> None:
         ServerSentEvent(retry=2**64)
 
 
+def test_events_made_in_the_memory_of_freed_ones_are_whole_and_of_their_own_type() -> None:
+    # Freed events' memory is kept for the next ones (GIL builds), for either event type: each new
+    # event must be wholly its own, and the types' reference counts come back to where they were.
+    import sys
+
+    from chatsse.httpx_sse import ServerSentEvent as HttpxSSEEvent
+
+    body = b"".join(b"event: e%d\nid: %d\nretry: %d\ndata: %d\n\n" % (n, n, n, n) for n in range(600))
+    expected = [(f"e{n}", str(n), str(n), n) for n in range(600)]
+    counts = sys.getrefcount(ServerSentEvent), sys.getrefcount(HttpxSSEEvent)
+    for _ in range(3):
+        ours = SSEDecoder().feed(body)
+        assert [(type(e), e.event, e.data, e.id, e.retry) for e in ours] == [(ServerSentEvent, *fields) for fields in expected]
+        del ours  # more freed than are kept
+        theirs = SSEDecoder._for_httpx_sse().feed(body)
+        assert [(type(e), e.event, e.data, e.id, e.retry) for e in theirs] == [(HttpxSSEEvent, *fields) for fields in expected]
+        assert repr(theirs[7]) == "ServerSentEvent(event='e7', data='7', id='7', retry=7)"
+        del theirs
+        made = [ServerSentEvent(str(n), retry=n) for n in range(300)]
+        assert [(type(e), e.data, e.event, e.id, e.retry) for e in made] == [(ServerSentEvent, str(n), "message", "", n) for n in range(300)]
+        del made
+    assert (sys.getrefcount(ServerSentEvent), sys.getrefcount(HttpxSSEEvent)) == counts
+
+
 def test_decoder_is_not_picklable_mid_stream() -> None:
     with pytest.raises(TypeError):
         pickle.dumps(SSEDecoder())
