@@ -34,7 +34,7 @@ def expected_outcome(group: Group, workload: Workload) -> Any:
     key = (group.name, workload.label)
     if key not in _expected:
         first = group.approaches[0]
-        _expected[key] = workload_outcome(group, first, first.make(), workload)
+        _expected[key] = workload_outcome(group, first.make(), first.inputs(workload))
     return _expected[key]
 
 
@@ -53,16 +53,20 @@ def compare(benchmark: Any) -> Callable[..., None]:
         )
         inputs = approach.inputs(workload)
         started = time.perf_counter()
-        found = [group.outcome(run(stream)) for stream in inputs]  # also the warm-up
+        found = workload_outcome(group, run, inputs)  # also the warm-up
         once = time.perf_counter() - started
         assert found == expected_outcome(group, workload), f"{approach.key} disagrees with chatsse on {workload.label}"
         timed = group.timed(run)
+
+        def fresh() -> tuple[tuple[Any, ...], dict[str, Any]]:
+            return (timed, approach.inputs(workload)), {}  # made before each round's clock starts
+
         if once > SLOW_RUN:
-            benchmark.pedantic(run_workload, setup=lambda: ((timed, approach.inputs(workload)), {}), rounds=SLOW_ROUNDS)
+            benchmark.pedantic(run_workload, setup=fresh, rounds=SLOW_ROUNDS)
         elif approach.prepare is not None:
             # Inputs read once (a response): one run a round, each given fresh inputs made off the clock.
             rounds = max(PREPARED_MIN_ROUNDS, min(PREPARED_MAX_ROUNDS, int(PREPARED_SECONDS / max(once, 1e-6))))
-            benchmark.pedantic(run_workload, setup=lambda: ((timed, approach.inputs(workload)), {}), rounds=rounds, warmup_rounds=1)
+            benchmark.pedantic(run_workload, setup=fresh, rounds=rounds, warmup_rounds=1)
         else:
             benchmark(run_workload, timed, inputs)
 

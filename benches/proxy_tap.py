@@ -509,20 +509,13 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
     try:
         if options.concurrency > 1:
             with httpx.Client(base_url=url, timeout=120) as client:
-                for name in expected:  # the warm-up: imports, first-touch caches
-                    for tap in TAPS:
-                        check(client, name, tap, expected[name])
-                client.get("/stats")
+                warm_up(client, list(expected), expected)
             for workload, names, count, sdk_count in plans:
                 results[workload] = asyncio.run(measure_loaded(url, names, expected, count, sdk_count, options, deadline, draw))
             return results
         with httpx.Client(base_url=url, timeout=120) as client:
             for workload, names, count, sdk_count in plans:
-                # One warm-up round (imports, first-touch caches), not counted.
-                for name in names:
-                    for tap in TAPS:
-                        check(client, name, tap, expected[name])
-                client.get("/stats")
+                warm_up(client, names, expected)
                 done_rounds = 0
                 for round_number in range(count):
                     if time.monotonic() > deadline:
@@ -542,10 +535,7 @@ def measure(server: str, upstream_url: str, expected: dict[str, bytes], options:
                 cpu = {tap: sum(statistics.median(spent[tap, name]) for name in names) / len(names) for tap in TAPS}
                 fastest = {tap: sum(min(spent[tap, name]) for name in names) / len(names) for tap in TAPS}
                 results[workload] = {"rounds": done_rounds, "streams": len(names), "cpu": cpu, "fastest": fastest}
-                steps = stats["steps"]
-                if steps["streams"]:
-                    results[workload]["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
-                results[workload].update(core_steps_of(stats))
+                results[workload].update(steps_of(stats))
     finally:
         process.terminate()
         process.wait(10)
@@ -597,7 +587,6 @@ async def measure_loaded(
             done_rounds += 1
         async with session.get("/stats") as answer:
             stats = await answer.json()
-        steps = stats["steps"]
     found: dict[str, Any] = {
         "rounds": done_rounds,
         "streams": len(names),
@@ -606,21 +595,33 @@ async def measure_loaded(
         "cpu": {tap: statistics.median(spent[tap]) for tap in TAPS},
         "fastest": {tap: min(spent[tap]) for tap in TAPS},
     }
-    if steps["streams"]:
-        found["steps"] = {step: steps[step] / steps["streams"] for step in ("feed", "close", "report")}
-    found.update(core_steps_of(stats))
+    found.update(steps_of(stats))
     return found
 
 
-def core_steps_of(stats: dict[str, Any]) -> dict[str, Any]:
-    """The core-a/core-b taps' steps a stream, from the proxy's /stats (the warm-up's excluded: the
-    stats are taken once before the counted rounds)."""
-    core_steps = {
+def warm_up(client: Any, names: list[str], expected: dict[str, bytes]) -> None:
+    """One round of every tap over the streams (imports, first-touch caches), then the proxy's
+    figures taken and dropped: not counted."""
+    for name in names:
+        for tap in TAPS:
+            check(client, name, tap, expected[name])
+    client.get("/stats")
+
+
+def steps_of(stats: dict[str, Any]) -> dict[str, Any]:
+    """From the proxy's /stats, the timed steps a stream: the chatsse tap's (``--breakdown``) as
+    "steps", the core-a/core-b taps' as "core_steps"; a key only where such streams ran."""
+    per_stream = {
         name: {step: seconds / times["streams"] for step, seconds in times.items() if step != "streams"}
-        for name, times in stats["core_steps"].items()
+        for name, times in {"atap": stats["steps"], **stats["core_steps"]}.items()
         if times.get("streams")
     }
-    return {"core_steps": core_steps} if core_steps else {}
+    found: dict[str, Any] = {}
+    if "atap" in per_stream:
+        found["steps"] = per_stream.pop("atap")
+    if per_stream:
+        found["core_steps"] = per_stream
+    return found
 
 
 def check(client: Any, name: str, tap: str, body: bytes) -> None:
@@ -650,7 +651,7 @@ def table(server: str, results: dict[str, Any]) -> str:
                 f"| {workload} ({found['streams']} × {found['rounds']} rounds{busy}) | {tap} | {cpu[tap] * 1e6:,.0f} µs | {share} "
                 f"| {fastest[tap] * 1e6:,.0f} µs | {fastest_share} | {ratio} |"
             )
-        for name, steps in found.get("core_steps", {}).items():
+        for name, steps in sorted(found.get("core_steps", {}).items()):
             each = ", ".join(f"{step} {seconds * 1e6:,.1f} µs" for step, seconds in steps.items())
             mine = sum(steps.values())
             lines.append(f"| {workload} | {name}'s steps (CPU time a stream) | {each} | {mine * 1e6:,.1f} µs "

@@ -767,9 +767,9 @@ def run_workload(run: Run, inputs: Sequence[Any]) -> list[Any]:
     return [run(stream) for stream in inputs]
 
 
-def workload_outcome(group: Group, approach: Approach, run: Run, workload: Workload) -> list[Any]:
-    """What the approach makes of each stream of the workload, for comparing (one untimed run)."""
-    return [group.outcome(run(stream)) for stream in approach.inputs(workload)]
+def workload_outcome(group: Group, run: Run, inputs: Sequence[Any]) -> list[Any]:
+    """What the approach makes of each stream of the workload (``Approach.inputs``), for comparing."""
+    return [group.outcome(run(stream)) for stream in inputs]
 
 
 # -- chatsse bench: the quick comparison ------------------------------------------------------------------
@@ -867,7 +867,7 @@ def main(budget: float = 0.3, groups: Sequence[str] = ()) -> int:
             except ImportError as error:
                 missing[approach.package or approach.key] = str(error)
                 continue
-            found = workload_outcome(group, approach, run, workload)
+            found = workload_outcome(group, run, approach.inputs(workload))
             seconds, runs = measure(group.timed(run), approach, workload, budget)
             if approach.key == "chatsse":
                 expected = found
